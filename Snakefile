@@ -1,0 +1,20 @@
+# lookloss: "Look at the Loss" (Finkelstein, Shrikumar, Kundaje 2020) as one workflow.
+#   snakemake --cores all                                   # the study, default config
+#   snakemake --cores all --configfile presets/quick.yaml   # a 45-minute demonstration
+#   snakemake --cores 1 fig4                                # one figure by name
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+
+
+rule all:
+    input:
+        simulation_outputs(),
+    default_target: True

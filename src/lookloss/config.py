@@ -1,0 +1,147 @@
+"""Checking a configuration before any job runs.
+
+The JSON schema (``workflow/schemas/config.schema.yaml``) checks every key's type
+and range; :func:`check` adds what a schema cannot say (probabilities that sum to
+one, motif names present in the motif file, motifs that fit in a sequence) and
+turns every failure into one message naming the key and what was expected.
+
+This module does not import torch, so that Snakemake can call it at start-up cheaply.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, malformed or out of range."""
+
+
+def load_schema(path: str | Path = SCHEMA) -> dict[str, Any]:
+    """Read the configuration's JSON schema (YAML syntax)."""
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _key(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line: which key, what it holds, what was expected."""
+    key = _key(error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        where = f"{key}." if error.absolute_path else ""
+        return f"config key '{where}{missing}' is missing (required)"
+    if error.validator == "additionalProperties":
+        return f"config key '{key}': {error.message} (unknown key: a typo?)"
+    if error.validator == "enum":
+        return f"config key '{key}': got {error.instance!r}, expected one of {error.validator_value}"
+    expected = {
+        "minimum": f">= {error.validator_value}",
+        "maximum": f"<= {error.validator_value}",
+        "exclusiveMinimum": f"> {error.validator_value}",
+        "exclusiveMaximum": f"< {error.validator_value}",
+        "type": f"a value of type {error.validator_value}",
+        "minItems": f"at least {error.validator_value} item(s)",
+        "uniqueItems": "no repeated items",
+        "minLength": "a non-empty string",
+    }.get(error.validator, error.message)
+    return f"config key '{key}': got {error.instance!r}, expected {expected}"
+
+
+def check(config: Mapping[str, Any], base_dir: str | Path = ".",
+          schema: Mapping[str, Any] | None = None) -> None:
+    """Validate a configuration; raise one :class:`ConfigError` listing every problem.
+
+    Parameters
+    ----------
+    config : mapping
+        The merged configuration (config.yaml plus presets and overrides).
+    base_dir : str or Path
+        Folder that relative paths (the motif file) are resolved against.
+    schema : mapping, optional
+        The JSON schema; by default the workflow's.
+
+    Raises
+    ------
+    ConfigError
+        Each line names a key, the value found and what was expected.
+    """
+    schema = load_schema() if schema is None else schema
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        problems = _semantic_problems(config, Path(base_dir))
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _semantic_problems(config: Mapping[str, Any], base_dir: Path) -> list[str]:
+    """What the schema cannot express; assumes the schema passed."""
+    sim = config["simulation"]
+    problems = []
+    total = sum(sim["background"].values())
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        problems.append(f"config key 'simulation.background': probabilities sum to {total:g}, expected 1")
+    n_fit = round(sim["n_train"] * (1 - sim["valid_fraction"]))
+    if n_fit < 1 or n_fit >= sim["n_train"]:
+        problems.append(
+            "config keys 'simulation.n_train' and 'simulation.valid_fraction': "
+            f"{sim['n_train']} x (1 - {sim['valid_fraction']}) leaves no training or no validation sequence"
+        )
+    path = Path(sim["motif_file"])
+    path = path if path.is_absolute() else base_dir / path
+    if not path.is_file():
+        problems.append(f"config key 'simulation.motif_file': file {str(path)!r} does not exist")
+        return problems
+    # memelite parses the file (imported here: it pulls in numba, slow to import).
+    from memelite.io import read_meme
+
+    widths = {key.split()[0]: pwm.shape[1] for key, pwm in read_meme(str(path)).items()}
+    for role, name in sim["motifs"].items():
+        if name not in widths:
+            problems.append(
+                f"config key 'simulation.motifs.{role}': motif {name!r} is not in {str(path)!r} "
+                f"(it holds {sorted(widths)})"
+            )
+    if not problems:
+        w_g, w_t = widths[sim["motifs"]["gata"]], widths[sim["motifs"]["tal"]]
+        needed = w_g + w_t + max(w_g, w_t) - 1
+        if sim["seq_len"] < needed:
+            problems.append(
+                f"config key 'simulation.seq_len': got {sim['seq_len']}, expected >= {needed} so that "
+                "two motifs fit with the separation the pair analysis needs"
+            )
+    return problems
+
+
+def load(paths: list[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Merge YAML files (later ones win, nested keys merged) and optional overrides."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        with open(path) as handle:
+            merge(merged, yaml.safe_load(handle) or {})
+    if overrides:
+        merge(merged, overrides)
+    return merged
+
+
+def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``update`` into ``base`` in place, as Snakemake merges configfiles."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base

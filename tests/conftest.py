@@ -1,0 +1,29 @@
+"""Shared fixtures: the smoke preset's configuration and its simulated data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lookloss import config as cfg
+from lookloss import simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def smoke_config() -> dict:
+    """config.yaml merged with presets/smoke.yaml."""
+    return cfg.load([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"])
+
+
+@pytest.fixture(scope="session")
+def sim(smoke_config) -> simulation.Simulation:
+    return simulation.Simulation.from_config(smoke_config["simulation"], base_dir=ROOT)
+
+
+@pytest.fixture(scope="session")
+def simulated(sim) -> dict:
+    """Both paddings' arrays, simulated once per test session."""
+    return {padding: simulation.simulate(sim, padding) for padding in simulation.PADDINGS}
