@@ -10,11 +10,19 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/analyse.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
     input:
         simulation_outputs(),
+        table_files(),
+        FIGURE_OUTPUTS,
     default_target: True

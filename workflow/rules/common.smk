@@ -42,3 +42,32 @@ def simulation_outputs():
         files += expand(results("simulation", padding, "pairs_{s}.npz"), s=PAIR_SETS)
         files.append(results("simulation", padding, "summary.tsv"))
     return files
+
+
+def l1_label(l1):
+    """How an L1 weight is written in paths: Python's format(l1, "g")."""
+    return format(float(l1), "g")
+
+
+def model_ids():
+    """(control, padding, model) of every model in the grid, model = arch-l1_X-seed_N."""
+    return [
+        (control, padding, f"{arch}-l1_{l1_label(l1)}-seed_{seed}")
+        for control, padding, arch, l1, seed in product(
+            MODELS["controls"], MODELS["paddings"], MODELS["archs"], MODELS["l1"], MODELS["seeds"]
+        )
+    ]
+
+
+def per_model(stage, name):
+    """One file of every model: results/{stage}/{control}/{padding}/{model}/{name}."""
+    return [results(stage, c, p, m, name) for c, p, m in model_ids()]
+
+
+def interaction_files(pair_set):
+    """The interaction table of every model on one pair set."""
+    return per_model("interactions", f"{pair_set}.parquet")
+
+
+def table_files():
+    return [results("tables", f"{name}.tsv") for name in ("models", "summary", "consistency")]

@@ -1,0 +1,155 @@
+"""Main effects, interaction effects and the loss they buy (STUDY.md section 4).
+
+For a motif pair, ``s_gt`` carries both motifs, ``s_g`` only GATA1 (TAL1 knocked
+out), ``s_t`` only TAL1 and ``s_0`` neither. With ``f`` the model's prediction in
+counts space:
+
+- main effects ``M_G = f(s_g) - f(s_0)``, ``M_T = f(s_t) - f(s_0)``;
+- joint contribution ``J = f(s_gt) - f(s_0)``; interaction ``I = J - M_G - M_T``;
+- per-pair loss in Anscombe space with and without the interaction:
+  ``loss_orig = (g(f(s_gt)) - g(y))^2`` and
+  ``loss_main = (g(max(f(s_gt) - I, -3/8)) - g(y))^2``; ``delta = loss_main - loss_orig``
+  is positive where the interaction improves the prediction.
+
+:func:`predict_counts` and :func:`interaction_table` accept any
+:class:`torch.nn.Module` that maps one-hot ``(N, 4, L)`` input to an Anscombe-space
+output, so the same calls apply the loss test to a user's own model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lookloss.transforms import anscombe, inverse_anscombe
+
+VARIANTS = ("gt", "g", "t", "0")
+COLUMNS = [
+    "pair", "gata_start", "tal_start",
+    "f_gt", "f_g", "f_t", "f_0", "m_g", "m_t", "joint", "interaction",
+    "y", "loss_orig", "loss_main", "delta", "true_m_g", "true_m_t", "true_interaction",
+]
+_FLOOR = -3.0 / 8.0  # the smallest value inverse_anscombe can return
+
+
+def predict_counts(model: torch.nn.Module, onehot: np.ndarray | torch.Tensor,
+                   batch_size: int = 4096) -> np.ndarray:
+    """Model predictions mapped back to counts, ``(y / 2)^2 - 3/8``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps float one-hot ``(N, 4, L)`` to Anscombe-space predictions, shape (N,)
+        or (N, 1). Run on the device of its parameters, in eval mode.
+    onehot : numpy.ndarray or torch.Tensor, shape=(N, 4, L)
+        Sequences, any numeric dtype.
+    batch_size : int
+        Sequences per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray, shape=(N,)
+        Predicted counts, float64.
+    """
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    x = torch.as_tensor(onehot)
+    out = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], batch_size):
+                batch = x[start : start + batch_size].to(device=device, dtype=torch.float32)
+                out.append(model(batch).reshape(-1).double().cpu())
+    finally:
+        model.train(was_training)
+    y = torch.cat(out).numpy() if out else np.zeros(0)
+    return inverse_anscombe(y)
+
+
+def effects(f: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Main effects, joint contribution and interaction from the four predictions.
+
+    Parameters
+    ----------
+    f : mapping
+        Predictions (any units) keyed ``gt``, ``g``, ``t``, ``0``.
+
+    Returns
+    -------
+    dict
+        ``m_g``, ``m_t``, ``joint`` and ``interaction``.
+    """
+    m_g = f["g"] - f["0"]
+    m_t = f["t"] - f["0"]
+    joint = f["gt"] - f["0"]
+    return {"m_g": m_g, "m_t": m_t, "joint": joint, "interaction": joint - m_g - m_t}
+
+
+def losses(f_gt: np.ndarray, interaction: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-pair squared error in Anscombe space with and without the interaction.
+
+    The prediction without the interaction, ``f_gt - I``, is clipped at -3/8, the
+    lowest count prediction the Anscombe inverse can produce.
+
+    Returns
+    -------
+    dict
+        ``loss_orig``, ``loss_main`` and ``delta = loss_main - loss_orig``.
+    """
+    target = anscombe(np.asarray(y, dtype=np.float64))
+    loss_orig = (anscombe(f_gt) - target) ** 2
+    loss_main = (anscombe(np.maximum(f_gt - interaction, _FLOOR)) - target) ** 2
+    return {"loss_orig": loss_orig, "loss_main": loss_main, "delta": loss_main - loss_orig}
+
+
+def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], control: str,
+                      batch_size: int = 4096) -> pd.DataFrame:
+    """Every quantity of the interaction analysis for one model and one pair set.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any model mapping one-hot ``(N, 4, L)`` to Anscombe-space output.
+    pairs : mapping
+        A pair set as written by the simulation (``pairs_{set}.npz``): ``index``,
+        ``gata_start``, ``tal_start``, ``s_gt``, ``s_g``, ``s_t``, ``s_0``,
+        ``y_{control}`` and ``lam_{control}_{gt,g,t,0}``.
+    control : str
+        Whose labels and ground truth to use: ``neg`` or ``pos``.
+    batch_size : int
+        Sequences per forward pass; the four variants are predicted in one pass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair with the columns of :data:`COLUMNS`; ``pair`` is the
+        pair's row in its source split.
+    """
+    for key in [f"y_{control}", *(f"s_{v}" for v in VARIANTS), *(f"lam_{control}_{v}" for v in VARIANTS)]:
+        if key not in pairs:
+            raise KeyError(f"pair set has no array {key!r} (control {control!r})")
+    n = pairs["s_gt"].shape[0]
+    stacked = np.concatenate([pairs[f"s_{v}"] for v in VARIANTS])
+    predicted = predict_counts(model, stacked, batch_size).reshape(len(VARIANTS), n)
+    f = dict(zip(VARIANTS, predicted, strict=True))
+    eff = effects(f)
+    lam = {v: pairs[f"lam_{control}_{v}"] for v in VARIANTS}
+    truth = effects(lam)
+    table = pd.DataFrame({
+        "pair": pairs["index"],
+        "gata_start": pairs["gata_start"],
+        "tal_start": pairs["tal_start"],
+        **{f"f_{v}": f[v] for v in VARIANTS},
+        **eff,
+        "y": pairs[f"y_{control}"],
+        **losses(f["gt"], eff["interaction"], pairs[f"y_{control}"]),
+        "true_m_g": truth["m_g"],
+        "true_m_t": truth["m_t"],
+        "true_interaction": truth["interaction"],
+    })
+    return table[COLUMNS]

@@ -1,0 +1,152 @@
+"""What one workflow job does, as plain functions of paths (the scripts only unpack).
+
+Keeping the jobs here lets a user run any step from Python without Snakemake, and
+keeps the Snakemake scripts free of logic. Each job imports only what it needs
+(scipy and the analysis modules are imported inside the analysis jobs), since a
+job's imports are paid once per job and there are hundreds of jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+import lookloss
+from lookloss import io, models, training
+from lookloss.transforms import anscombe
+
+PAIR_SETS = ("test", "train", "shuffled", "randpos")
+
+
+def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | Path],
+                identity: Mapping[str, Any], settings: Mapping[str, Any], threads: int = 1,
+                log: logging.Logger | None = None) -> dict[str, Any]:
+    """Train one model of the grid and write ``model.pt``, ``history.tsv``, ``metrics.json``.
+
+    Parameters
+    ----------
+    split_paths : mapping
+        ``train``, ``valid`` and ``test`` ``.npz`` files of the model's padding.
+    out : mapping
+        Paths ``model``, ``history`` and ``metrics`` to write.
+    identity : mapping
+        ``control``, ``padding``, ``arch``, ``l1``, ``seed`` of the model.
+    settings : mapping
+        The ``training`` config section.
+    threads : int
+        CPU threads for torch.
+    log : logging.Logger, optional
+        Receives one line per epoch.
+
+    Returns
+    -------
+    dict
+        The metrics written to ``metrics.json``.
+    """
+    log = log or logging.getLogger("lookloss")
+    torch.set_num_threads(threads)
+    device = training.resolve_device(settings["device"])
+    control, seed = identity["control"], int(identity["seed"])
+    data = {name: io.load_npz(path) for name, path in split_paths.items()}
+
+    def xy(split: str) -> tuple[np.ndarray, np.ndarray]:
+        return data[split]["onehot"], anscombe(data[split][f"y_{control}"].astype(np.float32))
+
+    seq_len = data["train"]["onehot"].shape[-1]
+    model = models.build(identity["arch"], identity["padding"], seq_len,
+                         generator=training.init_generator(seed))
+    log.info("training %s on %s (%d threads): %d train, %d validation sequences",
+             dict(identity), device, threads, len(data["train"]["onehot"]), len(data["valid"]["onehot"]))
+
+    def on_epoch(row: Mapping[str, float]) -> None:
+        log.info("epoch %4d  train_loss %.5f  val_loss %.5f  %.2f s",
+                 row["epoch"], row["train_loss"], row["val_loss"], row["seconds"])
+
+    result = training.train(
+        model, *xy("train"), *xy("valid"), l1=float(identity["l1"]), seed=seed,
+        batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
+        adam_eps=settings.get("adam_eps", 1e-7), max_epochs=settings["max_epochs"],
+        patience=settings["patience"], device=device, on_epoch=on_epoch,
+    )
+    model = model.cpu()
+    test_mse = training.mse(model, *xy("test"))
+    metrics = {
+        "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "val_loss": result.best_val_loss, "test_mse": test_mse, "n_params": models.n_params(model),
+        "train_seconds": result.train_seconds, "device": str(device), "threads": threads,
+    }
+    meta = {"identity": dict(identity), "training": dict(settings), "metrics": metrics,
+            "versions": {"lookloss": lookloss.__version__, "torch": str(torch.__version__)}}
+    models.save(out["model"], model, meta)
+    io.write_tsv(out["history"], pd.DataFrame(result.history))
+    io.write_json(out["metrics"], metrics)
+    log.info("best epoch %d of %d, val_loss %.5f, test MSE %.5f, %.1f s",
+             result.best_epoch, result.epochs_run, result.best_val_loss, test_mse, result.train_seconds)
+    return metrics
+
+
+def analyse_model(model_path: str | Path, metrics_path: str | Path,
+                  pair_paths: Mapping[str, str | Path], out_paths: Mapping[str, str | Path],
+                  stats_path: str | Path, identity: Mapping[str, Any],
+                  log: logging.Logger | None = None) -> dict[str, Any]:
+    """Interaction tables of one model on every pair set, and its row of ``models.tsv``.
+
+    Parameters
+    ----------
+    model_path, metrics_path : path
+        The trained model and its ``metrics.json``.
+    pair_paths, out_paths : mapping
+        Pair set name to its ``pairs_{set}.npz`` and to the Parquet file to write.
+    stats_path : path
+        Where the model's statistics are written as JSON.
+    identity : mapping
+        ``control``, ``padding``, ``arch``, ``l1``, ``seed``: the model's coordinates.
+
+    Returns
+    -------
+    dict
+        The model's row: ``identity``, ``model`` and :func:`lookloss.tables.model_row`.
+    """
+    from lookloss import interactions, tables
+
+    log = log or logging.getLogger("lookloss")
+    model = models.load(model_path, arch=identity["arch"], padding=identity["padding"])
+    metrics = json.loads(Path(metrics_path).read_text())
+    sets = {}
+    for name in PAIR_SETS:
+        pairs = io.load_npz(pair_paths[name])
+        sets[name] = interactions.interaction_table(model, pairs, identity["control"])
+        io.write_parquet(out_paths[name], sets[name])
+        log.info("%s: %d pairs, mean |I| %.3f, median delta %.4f", name, len(sets[name]),
+                 sets[name]["interaction"].abs().mean(), sets[name]["delta"].median())
+    row = {**identity,
+           "model": tables.model_id(identity["arch"], float(identity["l1"]), int(identity["seed"])),
+           **tables.model_row(sets, metrics)}
+    io.write_json(stats_path, {k: _plain(v) for k, v in row.items()})
+    return row
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python scalars for JSON."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def write_tables(stats_paths: list[str | Path], alpha: float, min_fraction: float,
+                 out: Mapping[str, str | Path]) -> pd.DataFrame:
+    """Collect per-model statistics into ``models.tsv``, ``summary.tsv``, ``consistency.tsv``."""
+    from lookloss import tables
+
+    rows = [json.loads(Path(p).read_text()) for p in stats_paths]
+    order = ["control", "padding", "arch", "l1", "seed"]
+    model_table = pd.DataFrame(rows).sort_values(order, kind="stable").reset_index(drop=True)
+    io.write_tsv(out["models"], model_table)
+    io.write_tsv(out["summary"], tables.summary_table(model_table, alpha))
+    io.write_tsv(out["consistency"], tables.consistency_table(model_table, alpha, min_fraction))
+    return model_table

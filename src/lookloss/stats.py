@@ -1,0 +1,68 @@
+"""The study's four one-sided tests (STUDY.md section 4), thin wrappers over scipy.
+
+Each function returns the one-sided p-value of the alternative named in its
+docstring; the direction is pinned by tests on constructed data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def paired(delta: np.ndarray) -> float:
+    """Wilcoxon signed-rank test of ``delta > 0`` (the interaction lowers the loss).
+
+    ``delta = loss_main - loss_orig`` per pair. Zero differences are dropped
+    (scipy's ``zero_method="wilcox"``); when every difference is zero there is no
+    evidence for the alternative and the p-value is 1.
+    """
+    delta = np.asarray(delta, dtype=np.float64)
+    if not np.any(delta != 0):
+        return 1.0
+    return float(stats.wilcoxon(delta, alternative="greater").pvalue)
+
+
+def unpaired(loss_main: np.ndarray, loss_orig: np.ndarray) -> float:
+    """Mann-Whitney U test of ``loss_main > loss_orig``, ignoring the pairing."""
+    return _greater(loss_main, loss_orig)
+
+
+def magnitude(abs_i: np.ndarray, abs_i_null: np.ndarray) -> float:
+    """Mann-Whitney U test of ``|I|`` on real pairs > ``|I|`` on the shuffled null."""
+    return _greater(abs_i, abs_i_null)
+
+
+def random_positions(delta: np.ndarray, delta_null: np.ndarray) -> float:
+    """Mann-Whitney U test of ``delta`` on real pairs > ``delta`` at random positions."""
+    return _greater(delta, delta_null)
+
+
+def _greater(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.size == 0 or y.size == 0:
+        return float("nan")
+    return float(stats.mannwhitneyu(x, y, alternative="greater").pvalue)
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation, NaN when either side is constant or has < 2 values."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(stats.pearsonr(x, y).statistic)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Spearman rank correlation and its two-sided p-value (NaN for < 3 values)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan"), float("nan")
+    result = stats.spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)
+
+
+def sem(x: np.ndarray) -> float:
+    """Standard error of the mean (NaN for fewer than two values)."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(stats.sem(x)) if x.size > 1 else float("nan")
