@@ -12,6 +12,7 @@ Public API: :func:`build`, :func:`l1_penalty`, :func:`save`, :func:`load`,
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -234,16 +235,30 @@ def save(path: str | os.PathLike, model: ConvRegressor, meta: dict[str, Any]) ->
         "padding": model.padding,
         "seq_len": model.seq_len,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "meta": {**meta, "torch_version": str(torch.__version__), "lookloss_version": str(lookloss.__version__)},
+        "meta": plain_data({**meta, "torch_version": torch.__version__, "lookloss_version": lookloss.__version__}),
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(record, handle)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def plain_data(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` as JSON-like builtins (numpy scalars -> numbers, other objects -> str).
+
+    ``torch.load(weights_only=True)`` refuses anything else, so this keeps every
+    saved file loadable.
+    """
+
+    def default(value: Any) -> Any:
+        return value.item() if hasattr(value, "item") else str(value)
+
+    return json.loads(json.dumps(meta, default=default))
 
 
 def read_record(path: str | os.PathLike) -> dict[str, Any]:
@@ -280,7 +295,8 @@ def load(path: str | os.PathLike, arch: str | None = None, padding: str | None =
     recorded = (record["arch"], record["padding"])
     if expected != recorded:
         raise ValueError(
-            f"{path}: expected architecture {expected[0]}/{expected[1]} but the file records {recorded[0]}/{recorded[1]}"
+            f"{path}: expected architecture {expected[0]}/{expected[1]} "
+            f"but the file records {recorded[0]}/{recorded[1]}"
         )
     model = ConvRegressor(record["arch"], record["padding"], record["seq_len"])
     model.load_state_dict(record["state_dict"])
