@@ -26,8 +26,9 @@ def smoke_run(tmp_path_factory) -> Path:
     return out
 
 
-def test_default_config_plans_the_study_grid():
-    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules"],
+def test_default_config_plans_the_study_grid(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules",
+                          "--config", f"results_dir={tmp_path}"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     counts = dict(line.split()[:2] for line in run.stdout.splitlines()
