@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from lookloss import config as cfg
 from lookloss import simulation
@@ -27,3 +28,12 @@ def sim(smoke_config) -> simulation.Simulation:
 def simulated(sim) -> dict:
     """Both paddings' arrays, simulated once per test session."""
     return {padding: simulation.simulate(sim, padding) for padding in simulation.PADDINGS}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Tiny tensors: one torch thread avoids OpenMP spin-waits on a loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

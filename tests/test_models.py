@@ -14,15 +14,6 @@ from lookloss import models
 ARCH_PADDINGS = [(arch, padding) for arch in models.ARCHS for padding in models.PADDINGS]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waits on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
     """Random one-hot float sequences (n, 4, length)."""
     rng = np.random.default_rng(seed)

@@ -24,15 +24,6 @@ TRAIN = dataset(120, 0)
 VAL = dataset(40, 1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waits on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def fresh(seed: int = 100, arch: str = "arch1", padding: str = "valid") -> models.ConvRegressor:
     return models.build(arch, padding, SEQ_LEN, generator=training.init_generator(seed))
 

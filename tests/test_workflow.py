@@ -69,3 +69,14 @@ def test_outputs_are_deterministic(smoke_run, tmp_path):
     for pattern in ["simulation/*/*", "tables/*.tsv", "interactions/*/*/*/*.parquet"]:
         first, second = digest(smoke_run, pattern), digest(tmp_path, pattern)
         assert first and first == second, pattern
+
+
+def test_every_figure_is_built_and_the_report_renders(smoke_run):
+    for name in ["fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "figS1", "figS2", "figS3", "figS4", "figS5"]:
+        assert (smoke_run / "figures" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+        assert (smoke_run / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = smoke_run / "report.html"
+    run = snakemake("--cores", "1", "--config", f"results_dir={smoke_run}", "--report", str(report))
+    assert run.returncode == 0, run.stderr[-4000:]
+    html = report.read_text(errors="replace")
+    assert "fig4" in html and "summary.tsv" in html

@@ -25,7 +25,7 @@ and the p-values of its test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,36 @@ def _grid(controls: Sequence[str], paddings: Sequence[str], *, size=PANEL_SIZE,
 def _panels(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return (_present(frame["control"], CONTROL_ORDER) if len(frame) else [],
             _present(frame["padding"], PADDING_ORDER) if len(frame) else [])
+
+
+def _panel_groups(frame: pd.DataFrame, axes: np.ndarray, controls: Sequence[str],
+                  paddings: Sequence[str]) -> Iterator[tuple[Axes, str, str, pd.DataFrame]]:
+    """The non-empty panels of a control × padding grid, with their rows of ``frame``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Table with ``control`` and ``padding`` columns.
+    axes : numpy.ndarray, shape=(len(controls), len(paddings))
+        Axes from :func:`_grid`.
+    controls, paddings : sequence of str
+        Row and column values, in grid order.
+
+    Yields
+    ------
+    tuple of (matplotlib.axes.Axes, str, str, pandas.DataFrame)
+        ``(ax, control, padding, group)`` for each panel whose ``group`` (the rows of
+        ``frame`` with that control and padding) is non-empty; empty panels are
+        marked with :func:`_empty` and skipped.
+    """
+    for i, control in enumerate(controls):
+        for j, padding in enumerate(paddings):
+            ax = axes[i, j]
+            group = frame[(frame["control"] == control) & (frame["padding"] == padding)]
+            if group.empty:
+                _empty(ax)
+                continue
+            yield ax, control, padding, group
 
 
 def _note(ax: Axes, lines: Sequence[str], loc: str = "best") -> None:
@@ -280,35 +310,30 @@ def fig3(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
     """
     controls, paddings = _panels(models)
     fig, axes = _grid(controls, paddings, size=(4.2, 3.0))
-    for i, control in enumerate(controls):
-        for j, padding in enumerate(paddings):
-            ax = axes[i, j]
-            group = _sort_models(models[(models["control"] == control) & (models["padding"] == padding)])
-            if group.empty:
-                _empty(ax)
-                continue
-            x = np.arange(len(group))
-            sig = group["p_magnitude"].astype(float).to_numpy() < alpha
-            ax.errorbar(x + 0.15, group["mean_abs_I_shuffled"], yerr=group["sem_abs_I_shuffled"],
-                        fmt="s", markersize=3.5, color=GREY, elinewidth=0.8, capsize=1.5, zorder=2)
-            _errorbars(ax, x, group["mean_abs_I"], group["sem_abs_I"], _model_colours(group, alpha))
-            _scatter_models(ax, x, group["mean_abs_I"], group, alpha, filled=sig, s=18)
-            values = np.concatenate([group["mean_abs_I"], group["mean_abs_I_shuffled"]]).astype(float)
-            values = values[np.isfinite(values)]
-            if values.size and values.min() > 0 and values.max() / values.min() > 30:
-                ax.set_yscale("log")
-            if "arch" in group:
-                edges = np.flatnonzero(group["arch"].to_numpy()[1:] != group["arch"].to_numpy()[:-1])
-                for edge in edges:
-                    ax.axvline(edge + 0.5, color="0.85", linewidth=0.8, zorder=0)
-                starts = np.r_[0, edges + 1]
-                ends = np.r_[edges, len(group) - 1]
-                ax.set_xticks((starts + ends) / 2, group["arch"].to_numpy()[starts], fontsize=8)
-            ax.set_xlim(-0.7, len(group) - 0.3)
-            ax.set_xlabel("model (by architecture, L1 weight, seed)")
-            ax.set_ylabel("mean |I| (counts)")
-            _note(ax, [f"n = {len(group)} models",
-                       f"magnitude test (|I| > null) p < {alpha:g}: {sig.sum()}/{len(group)}"])
+    for ax, control, padding, group in _panel_groups(models, axes, controls, paddings):
+        group = _sort_models(group)
+        x = np.arange(len(group))
+        sig = group["p_magnitude"].astype(float).to_numpy() < alpha
+        ax.errorbar(x + 0.15, group["mean_abs_I_shuffled"], yerr=group["sem_abs_I_shuffled"],
+                    fmt="s", markersize=3.5, color=GREY, elinewidth=0.8, capsize=1.5, zorder=2)
+        _errorbars(ax, x, group["mean_abs_I"], group["sem_abs_I"], _model_colours(group, alpha))
+        _scatter_models(ax, x, group["mean_abs_I"], group, alpha, filled=sig, s=18)
+        values = np.concatenate([group["mean_abs_I"], group["mean_abs_I_shuffled"]]).astype(float)
+        values = values[np.isfinite(values)]
+        if values.size and values.min() > 0 and values.max() / values.min() > 30:
+            ax.set_yscale("log")
+        if "arch" in group:
+            edges = np.flatnonzero(group["arch"].to_numpy()[1:] != group["arch"].to_numpy()[:-1])
+            for edge in edges:
+                ax.axvline(edge + 0.5, color="0.85", linewidth=0.8, zorder=0)
+            starts = np.r_[0, edges + 1]
+            ends = np.r_[edges, len(group) - 1]
+            ax.set_xticks((starts + ends) / 2, group["arch"].to_numpy()[starts], fontsize=8)
+        ax.set_xlim(-0.7, len(group) - 0.3)
+        ax.set_xlabel("model (by architecture, L1 weight, seed)")
+        ax.set_ylabel("mean |I| (counts)")
+        _note(ax, [f"n = {len(group)} models",
+                   f"magnitude test (|I| > null) p < {alpha:g}: {sig.sum()}/{len(group)}"])
     _flag_legend(fig, alpha, [
         (Line2D([], [], marker="s", linestyle="none", color=GREY), "shuffled null, same model"),
         (Line2D([], [], marker="o", linestyle="none", markerfacecolor="white", color=BLUE),
@@ -336,24 +361,18 @@ def fig4(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
     """
     controls, paddings = _panels(models)
     fig, axes = _grid(controls, paddings)
-    for i, control in enumerate(controls):
-        for j, padding in enumerate(paddings):
-            ax = axes[i, j]
-            group = models[(models["control"] == control) & (models["padding"] == padding)]
-            if group.empty:
-                _empty(ax)
-                continue
-            x = group["r_I_main"].astype(float)
-            ax.axhline(0, color=GREY, linewidth=0.8, zorder=0)
-            _errorbars(ax, x, group["mean_delta"], group["sem_delta"], _model_colours(group, alpha))
-            _scatter_models(ax, x, group["mean_delta"], group, alpha)
-            _scatter_models(ax, x, group["median_delta"], group, alpha,
-                            filled=np.zeros(len(group), bool), marker="D", s=16)
-            n_sig = int(flagged(group, alpha).sum())
-            ax.set_xlabel(r"Pearson r(I, $M_G + M_T$) over test pairs")
-            ax.set_ylabel(DELTA_LABEL, fontsize=8)
-            _note(ax, [f"n = {len(group)} models",
-                       f"paired Wilcoxon (Δ > 0) p < {alpha:g}: {n_sig}/{len(group)}"])
+    for ax, control, padding, group in _panel_groups(models, axes, controls, paddings):
+        x = group["r_I_main"].astype(float)
+        ax.axhline(0, color=GREY, linewidth=0.8, zorder=0)
+        _errorbars(ax, x, group["mean_delta"], group["sem_delta"], _model_colours(group, alpha))
+        _scatter_models(ax, x, group["mean_delta"], group, alpha)
+        _scatter_models(ax, x, group["median_delta"], group, alpha,
+                        filled=np.zeros(len(group), bool), marker="D", s=16)
+        n_sig = int(flagged(group, alpha).sum())
+        ax.set_xlabel(r"Pearson r(I, $M_G + M_T$) over test pairs")
+        ax.set_ylabel(DELTA_LABEL, fontsize=8)
+        _note(ax, [f"n = {len(group)} models",
+                   f"paired Wilcoxon (Δ > 0) p < {alpha:g}: {n_sig}/{len(group)}"])
     _flag_legend(fig, alpha, [
         (Line2D([], [], marker="D", linestyle="none", markerfacecolor="white", color=BLUE),
          "median Δ (circles: mean Δ ± s.e.)")])
@@ -381,19 +400,13 @@ def fig5(models: pd.DataFrame, summary: pd.DataFrame | None = None, alpha: float
     """
     controls, paddings = _panels(models)
     fig, axes = _grid(controls, paddings)
-    for i, control in enumerate(controls):
-        for j, padding in enumerate(paddings):
-            ax = axes[i, j]
-            group = models[(models["control"] == control) & (models["padding"] == padding)]
-            if group.empty:
-                _empty(ax)
-                continue
-            rho, p = _spearman(group, summary, control, padding)
-            _scatter_models(ax, group["mean_abs_I"], group["test_mse"], group, alpha)
-            ax.set_xlabel("mean |I| on test pairs (counts)")
-            ax.set_ylabel(f"test-set MSE ({LOSS_UNIT})", fontsize=8)
-            rho_text = f"{rho:.2f}" if np.isfinite(rho) else "n/a"
-            _note(ax, [f"n = {len(group)} models", f"Spearman ρ = {rho_text}, {format_p(p)}"])
+    for ax, control, padding, group in _panel_groups(models, axes, controls, paddings):
+        rho, p = _spearman(group, summary, control, padding)
+        _scatter_models(ax, group["mean_abs_I"], group["test_mse"], group, alpha)
+        ax.set_xlabel("mean |I| on test pairs (counts)")
+        ax.set_ylabel(f"test-set MSE ({LOSS_UNIT})", fontsize=8)
+        rho_text = f"{rho:.2f}" if np.isfinite(rho) else "n/a"
+        _note(ax, [f"n = {len(group)} models", f"Spearman ρ = {rho_text}, {format_p(p)}"])
     _flag_legend(fig, alpha)
     fig.suptitle("Fig. 5  Model error vs interaction magnitude", fontsize=10)
     return fig
@@ -442,37 +455,31 @@ def fig6(pairs: pd.DataFrame, widths: Mapping[str, int], seq_len: int, gridsize:
     present, paddings = _panels(pairs)
     rows = [c for c in controls if c in present] or present
     fig, axes = _grid(rows, paddings, size=(4.2, 3.2))
-    for i, control in enumerate(rows):
-        for j, padding in enumerate(paddings):
-            ax = axes[i, j]
-            group = pairs[(pairs["control"] == control) & (pairs["padding"] == padding)]
-            if group.empty:
-                _empty(ax)
-                continue
-            distance = np.maximum(centre_distance(group["gata_start"], widths["gata"], seq_len),
-                                  centre_distance(group["tal_start"], widths["tal"], seq_len))
-            interaction = group["interaction"].to_numpy(float)
-            _hexbin(fig, ax, distance, interaction, gridsize, clip_x=False)
-            edges = np.arange(0.0, distance.max() + distance_bin, distance_bin)
-            if edges.size < 2:
-                edges = np.array([0.0, distance_bin])
-            which = np.clip(np.digitize(distance, edges) - 1, 0, edges.size - 2)
-            binned = pd.DataFrame({"bin": which, "I": interaction}).groupby("bin")["I"]
-            means, sems, counts = binned.mean(), binned.sem(), binned.size()
-            centres = (edges[:-1] + edges[1:])[means.index] / 2
-            ax.errorbar(centres, means, yerr=sems.fillna(0), fmt="o-", color="black",
-                        markerfacecolor="white", markersize=4, linewidth=1.2, capsize=2, zorder=4,
-                        label=f"mean I ± s.e. per {distance_bin:g} bp bin")
-            ax.axhline(0, color=GREY, linewidth=0.8, linestyle=":", zorder=3)
-            low, high = ax.get_ylim()
-            finite = means[np.isfinite(means)]
-            if len(finite):
-                ax.set_ylim(min(low, finite.min()), max(high, finite.max()))
-            ax.set_xlim(0, max(edges[-1], 1.0))
-            ax.set_xlabel("larger distance of a motif centre\nfrom the sequence centre (bp)")
-            ax.set_ylabel("interaction I (counts)")
-            _note(ax, [f"n = {len(group)} pairs, {group['model'].nunique()} models",
-                       f"bins: ≥ {int(counts.min())} pairs"], loc="upper left")
+    for ax, control, padding, group in _panel_groups(pairs, axes, rows, paddings):
+        distance = np.maximum(centre_distance(group["gata_start"], widths["gata"], seq_len),
+                              centre_distance(group["tal_start"], widths["tal"], seq_len))
+        interaction = group["interaction"].to_numpy(float)
+        _hexbin(fig, ax, distance, interaction, gridsize, clip_x=False)
+        edges = np.arange(0.0, distance.max() + distance_bin, distance_bin)
+        if edges.size < 2:
+            edges = np.array([0.0, distance_bin])
+        which = np.clip(np.digitize(distance, edges) - 1, 0, edges.size - 2)
+        binned = pd.DataFrame({"bin": which, "I": interaction}).groupby("bin")["I"]
+        means, sems, counts = binned.mean(), binned.sem(), binned.size()
+        centres = (edges[:-1] + edges[1:])[means.index] / 2
+        ax.errorbar(centres, means, yerr=sems.fillna(0), fmt="o-", color="black",
+                    markerfacecolor="white", markersize=4, linewidth=1.2, capsize=2, zorder=4,
+                    label=f"mean I ± s.e. per {distance_bin:g} bp bin")
+        ax.axhline(0, color=GREY, linewidth=0.8, linestyle=":", zorder=3)
+        low, high = ax.get_ylim()
+        finite = means[np.isfinite(means)]
+        if len(finite):
+            ax.set_ylim(min(low, finite.min()), max(high, finite.max()))
+        ax.set_xlim(0, max(edges[-1], 1.0))
+        ax.set_xlabel("larger distance of a motif centre\nfrom the sequence centre (bp)")
+        ax.set_ylabel("interaction I (counts)")
+        _note(ax, [f"n = {len(group)} pairs, {group['model'].nunique()} models",
+                   f"bins: ≥ {int(counts.min())} pairs"], loc="upper left")
     handles = [Line2D([], [], marker="o", color="black", markerfacecolor="white")]
     fig.legend(handles, [f"mean I ± s.e. per {distance_bin:g} bp distance bin (all pairs); "
                          f"hexagons (panels with ≥ {SCATTER_BELOW} pairs): central 99% of I"],
@@ -498,24 +505,18 @@ def fig7(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
     """
     controls, paddings = _panels(models)
     fig, axes = _grid(controls, paddings)
-    for i, control in enumerate(controls):
-        for j, padding in enumerate(paddings):
-            ax = axes[i, j]
-            group = models[(models["control"] == control) & (models["padding"] == padding)]
-            if group.empty:
-                _empty(ax)
-                continue
-            x, y = group["median_delta"].astype(float), group["median_delta_train"].astype(float)
-            _identity_line(ax, x, y)
-            _scatter_models(ax, x, y, group, alpha)
-            above = int((y > x).sum())
-            ax.set_xlabel("median Δ on test pairs\n(" + LOSS_UNIT + ")", fontsize=8)
-            ax.set_ylabel("median Δ on training pairs\n(" + LOSS_UNIT + ")", fontsize=8)
-            lines = [f"n = {len(group)} models", f"train > test: {above}/{len(group)}"]
-            if len(group) >= 2 and np.any((y - x).dropna() != 0):
-                lines.append("Wilcoxon train vs test " + format_p(
-                    float(sps.wilcoxon(y, x, nan_policy="omit").pvalue)))
-            _note(ax, lines)
+    for ax, control, padding, group in _panel_groups(models, axes, controls, paddings):
+        x, y = group["median_delta"].astype(float), group["median_delta_train"].astype(float)
+        _identity_line(ax, x, y)
+        _scatter_models(ax, x, y, group, alpha)
+        above = int((y > x).sum())
+        ax.set_xlabel("median Δ on test pairs\n(" + LOSS_UNIT + ")", fontsize=8)
+        ax.set_ylabel("median Δ on training pairs\n(" + LOSS_UNIT + ")", fontsize=8)
+        lines = [f"n = {len(group)} models", f"train > test: {above}/{len(group)}"]
+        if len(group) >= 2 and np.any((y - x).dropna() != 0):
+            lines.append("Wilcoxon train vs test " + format_p(
+                float(sps.wilcoxon(y, x, nan_policy="omit").pvalue)))
+        _note(ax, lines)
     _flag_legend(fig, alpha, [(Line2D([], [], color=GREY, linestyle="--"), "x = y")])
     fig.suptitle("Fig. 7  Loss cost of removing the interaction: training vs held-out pairs",
                  fontsize=10)
@@ -676,29 +677,23 @@ def _pair_hexbins(pairs: pd.DataFrame, fx: Callable, fy: Callable, models: pd.Da
                   r_column: str, xlabel: str, ylabel: str, gridsize: int, title: str) -> Figure:
     controls, paddings = _panels(pairs)
     fig, axes = _grid(controls, paddings, size=(4.2, 3.2))
-    for i, control in enumerate(controls):
-        for j, padding in enumerate(paddings):
-            ax = axes[i, j]
-            group = pairs[(pairs["control"] == control) & (pairs["padding"] == padding)]
-            if group.empty:
-                _empty(ax)
-                continue
-            x, y = fx(group).to_numpy(float), fy(group).to_numpy(float)
-            _hexbin(fig, ax, x, y, gridsize)
-            ax.axhline(0, color="white", linewidth=0.6, linestyle=":")
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel, fontsize=8)
-            ok = np.isfinite(x) & np.isfinite(y)
-            r = (sps.pearsonr(x[ok], y[ok]).statistic
-                 if ok.sum() >= 2 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0 else float("nan"))
-            lines = [f"n = {len(group)} pairs, {group['model'].nunique()} models",
-                     f"pooled Pearson r = {r:.2f}" if np.isfinite(r) else "pooled Pearson r = n/a"]
-            if models is not None and r_column in models:
-                per_model = models[(models["control"] == control)
-                                   & (models["padding"] == padding)][r_column].astype(float)
-                if per_model.notna().any():
-                    lines.append(f"median per-model r = {per_model.median():.2f}")
-            _note(ax, lines, loc="upper left")
+    for ax, control, padding, group in _panel_groups(pairs, axes, controls, paddings):
+        x, y = fx(group).to_numpy(float), fy(group).to_numpy(float)
+        _hexbin(fig, ax, x, y, gridsize)
+        ax.axhline(0, color="white", linewidth=0.6, linestyle=":")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ok = np.isfinite(x) & np.isfinite(y)
+        r = (sps.pearsonr(x[ok], y[ok]).statistic
+             if ok.sum() >= 2 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0 else float("nan"))
+        lines = [f"n = {len(group)} pairs, {group['model'].nunique()} models",
+                 f"pooled Pearson r = {r:.2f}" if np.isfinite(r) else "pooled Pearson r = n/a"]
+        if models is not None and r_column in models:
+            per_model = models[(models["control"] == control)
+                               & (models["padding"] == padding)][r_column].astype(float)
+            if per_model.notna().any():
+                lines.append(f"median per-model r = {per_model.median():.2f}")
+        _note(ax, lines, loc="upper left")
     fig.suptitle(f"{title}\nhexagons (panels with ≥ {SCATTER_BELOW} pairs): central 99% on each axis",
                  fontsize=9)
     return fig
@@ -767,22 +762,16 @@ def figS4(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
     """
     controls, paddings = _panels(models)
     fig, axes = _grid(controls, paddings)
-    for i, control in enumerate(controls):
-        for j, padding in enumerate(paddings):
-            ax = axes[i, j]
-            group = models[(models["control"] == control) & (models["padding"] == padding)]
-            if group.empty:
-                _empty(ax)
-                continue
-            x = group["median_delta_randpos"].astype(float)
-            y = group["median_delta"].astype(float)
-            sig = group["p_randpos"].astype(float).to_numpy() < alpha
-            _identity_line(ax, x, y)
-            _scatter_models(ax, x, y, group, alpha, filled=sig)
-            ax.set_xlabel("median Δ at random positions\n(" + LOSS_UNIT + ")", fontsize=8)
-            ax.set_ylabel("median Δ on test pairs\n(" + LOSS_UNIT + ")", fontsize=8)
-            _note(ax, [f"n = {len(group)} models",
-                       f"random-position test p < {alpha:g}: {int(sig.sum())}/{len(group)}"])
+    for ax, control, padding, group in _panel_groups(models, axes, controls, paddings):
+        x = group["median_delta_randpos"].astype(float)
+        y = group["median_delta"].astype(float)
+        sig = group["p_randpos"].astype(float).to_numpy() < alpha
+        _identity_line(ax, x, y)
+        _scatter_models(ax, x, y, group, alpha, filled=sig)
+        ax.set_xlabel("median Δ at random positions\n(" + LOSS_UNIT + ")", fontsize=8)
+        ax.set_ylabel("median Δ on test pairs\n(" + LOSS_UNIT + ")", fontsize=8)
+        _note(ax, [f"n = {len(group)} models",
+                   f"random-position test p < {alpha:g}: {int(sig.sum())}/{len(group)}"])
     _flag_legend(fig, alpha, [
         (Line2D([], [], marker="o", linestyle="none", markerfacecolor="white", color=BLUE),
          f"hollow: random-position test p ≥ {alpha:g}"),
