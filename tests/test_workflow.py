@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def snakemake(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "--configfile", "presets/smoke.yaml", *args],
+    # Targets first: --configfile takes several values and would swallow a target after it.
+    return subprocess.run([sys.executable, "-m", "snakemake", *args, "--configfile", "presets/smoke.yaml"],
                           cwd=ROOT, capture_output=True, text=True)
 
 
