@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lookloss import training
 from lookloss.transforms import anscombe, inverse_anscombe
 
 VARIANTS = ("gt", "g", "t", "0")
@@ -36,14 +37,14 @@ _FLOOR = -3.0 / 8.0  # the smallest value inverse_anscombe can return
 
 
 def predict_counts(model: torch.nn.Module, onehot: np.ndarray | torch.Tensor,
-                   batch_size: int = 4096) -> np.ndarray:
+                   batch_size: int = training.PREDICT_BATCH) -> np.ndarray:
     """Model predictions mapped back to counts, ``(y / 2)^2 - 3/8``.
 
     Parameters
     ----------
     model : torch.nn.Module
         Maps float one-hot ``(N, 4, L)`` to Anscombe-space predictions, shape (N,)
-        or (N, 1). Run on the device of its parameters, in eval mode.
+        or (N, 1); run by :func:`lookloss.training.predict` (eval mode, its device).
     onehot : numpy.ndarray or torch.Tensor, shape=(N, 4, L)
         Sequences, any numeric dtype.
     batch_size : int
@@ -54,20 +55,7 @@ def predict_counts(model: torch.nn.Module, onehot: np.ndarray | torch.Tensor,
     numpy.ndarray, shape=(N,)
         Predicted counts, float64.
     """
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
-    x = torch.as_tensor(onehot)
-    out = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, x.shape[0], batch_size):
-                batch = x[start : start + batch_size].to(device=device, dtype=torch.float32)
-                out.append(model(batch).reshape(-1).double().cpu())
-    finally:
-        model.train(was_training)
-    y = torch.cat(out).numpy() if out else np.zeros(0)
+    y = training.predict(model, onehot, batch_size).astype(np.float64)
     return inverse_anscombe(y)
 
 
@@ -108,7 +96,7 @@ def losses(f_gt: np.ndarray, interaction: np.ndarray, y: np.ndarray) -> dict[str
 
 
 def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], control: str,
-                      batch_size: int = 4096) -> pd.DataFrame:
+                      batch_size: int = training.PREDICT_BATCH) -> pd.DataFrame:
     """Every quantity of the interaction analysis for one model and one pair set.
 
     Parameters

@@ -162,16 +162,19 @@ def make_optimizer(model: nn.Module, learning_rate: float, adam_eps: float) -> t
 def predict(model: nn.Module, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """Anscombe-space predictions of ``model`` for one-hot ``x`` ``(N, 4, L)``.
 
-    Runs under ``torch.inference_mode`` in eval mode on the model's device and
-    returns a float32 numpy vector of length N.
+    Works for any module mapping ``(N, 4, L)`` to ``(N,)`` or ``(N, 1)``. Runs under
+    ``torch.inference_mode`` in eval mode on the device of the model's parameters
+    (the CPU for a model without any) and returns a numpy vector of length N in
+    the model's output dtype (float32 for the study's models).
     """
-    device = next(model.parameters()).device
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
     x = torch.as_tensor(x)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            parts = [model(as_inputs(chunk, device)).cpu() for chunk in x.split(batch_size)]
+            parts = [model(as_inputs(chunk, device)).reshape(-1).cpu() for chunk in x.split(batch_size)]
     finally:
         model.train(was_training)
     return torch.cat(parts).numpy() if parts else np.zeros(0, dtype=np.float32)
