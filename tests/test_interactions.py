@@ -99,3 +99,50 @@ def test_predictions_do_not_depend_on_the_batch_size(pairs):
     a = interactions.predict_counts(model, pairs["s_gt"], batch_size=7)
     b = interactions.predict_counts(model, pairs["s_gt"], batch_size=10_000)
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_group_job_writes_the_same_files_as_one_job_per_model(simulated, tmp_path):
+    """runs.analyse_models (pair sets read once, several models) = analyse_model per model."""
+    from lookloss import io, models, runs, training
+
+    sets = simulated["valid"]
+    pair_paths = {}
+    for name in runs.PAIR_SETS:
+        pair_paths[name] = tmp_path / f"pairs_{name}.npz"
+        io.save_npz(pair_paths[name], sets[f"pairs_{name}"])
+    jobs = []
+    for seed in (100, 200):
+        folder = tmp_path / f"seed_{seed}"
+        models.save(folder / "model.pt", models.build("arch3", "valid", generator=training.init_generator(seed)), {})
+        io.write_json(folder / "metrics.json", {"best_epoch": 1, "epochs_run": 1, "test_mse": 1.0})
+        identity = {"control": "neg", "padding": "valid", "arch": "arch3", "l1": 0.0, "seed": seed}
+        jobs.append({"model": folder / "model.pt", "metrics": folder / "metrics.json", "identity": identity})
+    for mode in ("group", "single"):
+        for job in jobs:
+            out = job["model"].parent / mode
+            job["tables"] = {name: out / f"{name}.parquet" for name in runs.PAIR_SETS}
+            job["stats"] = out / "stats.json"
+        if mode == "group":
+            rows = runs.analyse_models(jobs, pair_paths)
+        else:
+            singles = [runs.analyse_model(j["model"], j["metrics"], pair_paths, j["tables"], j["stats"],
+                                          j["identity"]) for j in jobs]
+    assert [r["seed"] for r in rows] == [100, 200]
+    assert rows[0]["mean_abs_I"] != rows[1]["mean_abs_I"]  # two different models
+    for job in jobs:
+        folder = job["model"].parent
+        for name in [*(f"{s}.parquet" for s in runs.PAIR_SETS), "stats.json"]:
+            assert (folder / "group" / name).read_bytes() == (folder / "single" / name).read_bytes(), name
+    assert len(singles) == 2
+
+
+def test_known_predictions_are_used_instead_of_predicting_again(pairs):
+    model = LinearCounts()
+    full = interactions.interaction_table(model, pairs, "neg")
+    reused = interactions.interaction_table(model, pairs, "neg", known={"gt": full["f_gt"].to_numpy()})
+    np.testing.assert_array_equal(reused.to_numpy(), full.to_numpy())
+    shifted = interactions.interaction_table(model, pairs, "neg", known={"gt": full["f_gt"].to_numpy() + 1.0})
+    np.testing.assert_allclose(shifted["interaction"], full["interaction"] + 1.0)  # the given values are used
+    np.testing.assert_array_equal(shifted["f_g"], full["f_g"])
+    with pytest.raises(ValueError, match="known predictions"):
+        interactions.interaction_table(model, pairs, "neg", known={"gt": np.zeros(3)})

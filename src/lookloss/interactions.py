@@ -96,7 +96,8 @@ def losses(f_gt: np.ndarray, interaction: np.ndarray, y: np.ndarray) -> dict[str
 
 
 def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], control: str,
-                      batch_size: int = training.PREDICT_BATCH) -> pd.DataFrame:
+                      batch_size: int = training.PREDICT_BATCH,
+                      known: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Every quantity of the interaction analysis for one model and one pair set.
 
     Parameters
@@ -111,6 +112,10 @@ def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], c
         Whose labels and ground truth to use: ``neg`` or ``pos``.
     batch_size : int
         Sequences per forward pass; the four variants are predicted in one pass.
+    known : mapping, optional
+        Counts predictions this model already made for some variants (keys of
+        :data:`VARIANTS`), e.g. ``{"gt": f_gt}`` of another pair set with the very
+        same ``s_gt`` sequences; those variants are not predicted again.
 
     Returns
     -------
@@ -122,9 +127,16 @@ def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], c
         if key not in pairs:
             raise KeyError(f"pair set has no array {key!r} (control {control!r})")
     n = pairs["s_gt"].shape[0]
-    stacked = np.concatenate([pairs[f"s_{v}"] for v in VARIANTS])
-    predicted = predict_counts(model, stacked, batch_size).reshape(len(VARIANTS), n)
-    f = dict(zip(VARIANTS, predicted, strict=True))
+    known = dict(known or {})
+    for v, values in known.items():
+        if v not in VARIANTS or np.shape(values) != (n,):
+            raise ValueError(f"known predictions: expected variants of {VARIANTS} with {n} values each, "
+                             f"got {v!r} with shape {np.shape(values)}")
+    todo = [v for v in VARIANTS if v not in known]
+    f = {v: np.asarray(known[v], dtype=np.float64) for v in known}
+    if todo:
+        stacked = np.concatenate([pairs[f"s_{v}"] for v in todo])
+        f.update(zip(todo, predict_counts(model, stacked, batch_size).reshape(len(todo), n), strict=True))
     eff = effects(f)
     lam = {v: pairs[f"lam_{control}_{v}"] for v in VARIANTS}
     truth = effects(lam)

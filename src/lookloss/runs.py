@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,18 +92,26 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
     return metrics
 
 
+def load_pair_sets(pair_paths: Mapping[str, str | Path]) -> dict[str, dict[str, np.ndarray]]:
+    """Read pair sets (``pairs_{set}.npz`` of the simulation) keyed by set name."""
+    return {name: io.load_npz(path) for name, path in pair_paths.items()}
+
+
 def analyse_model(model_path: str | Path, metrics_path: str | Path,
-                  pair_paths: Mapping[str, str | Path], out_paths: Mapping[str, str | Path],
-                  stats_path: str | Path, identity: Mapping[str, Any],
-                  log: logging.Logger | None = None) -> dict[str, Any]:
+                  pair_sets: Mapping[str, str | Path | Mapping[str, np.ndarray]],
+                  out_paths: Mapping[str, str | Path], stats_path: str | Path,
+                  identity: Mapping[str, Any], log: logging.Logger | None = None) -> dict[str, Any]:
     """Interaction tables of one model on every pair set, and its row of ``models.tsv``.
 
     Parameters
     ----------
     model_path, metrics_path : path
         The trained model and its ``metrics.json``.
-    pair_paths, out_paths : mapping
-        Pair set name to its ``pairs_{set}.npz`` and to the Parquet file to write.
+    pair_sets : mapping
+        Pair set name (``test``, ``train``, ``shuffled``, ``randpos``) to its
+        ``pairs_{set}.npz`` or to the arrays already loaded (:func:`load_pair_sets`).
+    out_paths : mapping
+        Pair set name to the Parquet file to write.
     stats_path : path
         Where the model's statistics are written as JSON.
     identity : mapping
@@ -119,10 +127,16 @@ def analyse_model(model_path: str | Path, metrics_path: str | Path,
     log = log or logging.getLogger("lookloss")
     model = models.load(model_path, arch=identity["arch"], padding=identity["padding"])
     metrics = json.loads(Path(metrics_path).read_text())
-    sets = {}
+    sets: dict[str, pd.DataFrame] = {}
+    seen: list[tuple[np.ndarray, np.ndarray]] = []  # (s_gt, f_gt) of the sets done so far
     for name in PAIR_SETS:
-        pairs = io.load_npz(pair_paths[name])
-        sets[name] = interactions.interaction_table(model, pairs, identity["control"])
+        pairs = pair_sets[name]
+        if isinstance(pairs, (str, Path)):
+            pairs = io.load_npz(pairs)
+        # the random-position null keeps the test sequences themselves: predict them once
+        known = next(({"gt": f_gt} for s_gt, f_gt in seen if np.array_equal(s_gt, pairs["s_gt"])), None)
+        sets[name] = interactions.interaction_table(model, pairs, identity["control"], known=known)
+        seen.append((pairs["s_gt"], sets[name]["f_gt"].to_numpy()))
         io.write_parquet(out_paths[name], sets[name])
         log.info("%s: %d pairs, mean |I| %.3f, median delta %.4f", name, len(sets[name]),
                  sets[name]["interaction"].abs().mean(), sets[name]["delta"].median())
@@ -131,6 +145,40 @@ def analyse_model(model_path: str | Path, metrics_path: str | Path,
            **tables.model_row(sets, metrics)}
     io.write_json(stats_path, {k: _plain(v) for k, v in row.items()})
     return row
+
+
+def analyse_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, str | Path],
+                   log: logging.Logger | None = None) -> list[dict[str, Any]]:
+    """:func:`analyse_model` for several models of one padding, reading the pair sets once.
+
+    One workflow job analyses the seeds of one control x padding x arch x L1 this
+    way: a process start (importing torch, pandas and scipy) costs about as much
+    CPU time as the analysis of one model at paper scale. Like
+    :func:`lookloss.training.train`, this applies
+    :func:`lookloss.training.keep_freed_memory` to the process.
+
+    Parameters
+    ----------
+    jobs : sequence of mapping
+        Per model: ``model`` and ``metrics`` (paths), ``tables`` (pair set name to
+        Parquet path), ``stats`` (path) and ``identity``, as :func:`analyse_model` takes them.
+    pair_paths : mapping
+        Pair set name to its ``pairs_{set}.npz``.
+
+    Returns
+    -------
+    list of dict
+        The models' rows, in the order of ``jobs``.
+    """
+    log = log or logging.getLogger("lookloss")
+    training.keep_freed_memory()  # else every ~15 MB activation is a fresh mmap: 15 s of page faults per job
+    pair_sets = load_pair_sets(pair_paths)
+    rows = []
+    for job in jobs:
+        log.info("model %s", dict(job["identity"]))
+        rows.append(analyse_model(job["model"], job["metrics"], pair_sets, job["tables"], job["stats"],
+                                  job["identity"], log=log))
+    return rows
 
 
 def _plain(value: Any) -> Any:

@@ -1,23 +1,24 @@
 # Interaction effects, loss tests and the study's tables (STUDY.md section 4).
 
 
+# One job analyses the seeds of one control x padding x arch x L1 (5 models by default):
+# starting a Python process that imports torch, pandas and scipy costs about as much as
+# analysing one model, so 36 jobs instead of 180 (BENCHMARKS.md, analysis time).
 rule interactions:
     input:
-        model=results("models", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}", "model.pt"),
-        metrics=results("models", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}", "metrics.json"),
+        models=seed_files("models", "model.pt"),
+        metrics=seed_files("models", "metrics.json"),
         pairs=expand(results("simulation", "{{padding}}", "pairs_{s}.npz"), s=PAIR_SETS),
     output:
-        tables=expand(
-            results("interactions", "{{control}}", "{{padding}}", "{{arch}}-l1_{{l1}}-seed_{{seed}}", "{s}.parquet"),
-            s=PAIR_SETS,
-        ),
-        stats=results("interactions", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}", "stats.json"),
+        tables=seed_files("interactions", "{s}.parquet", pair_sets=PAIR_SETS),
+        stats=seed_files("interactions", "stats.json"),
     params:
+        seeds=MODELS["seeds"],
         pair_sets=PAIR_SETS,
     log:
-        results("logs", "interactions", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}.log"),
+        results("logs", "interactions", "{control}", "{padding}", "{arch}-l1_{l1}.log"),
     benchmark:
-        results("benchmarks", "interactions", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}.tsv")
+        results("benchmarks", "interactions", "{control}", "{padding}", "{arch}-l1_{l1}.tsv")
     threads: 1
     conda:
         ENV

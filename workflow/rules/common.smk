@@ -64,6 +64,18 @@ def per_model(stage, name):
     return [results(stage, c, p, m, name) for c, p, m in model_ids()]
 
 
+def seed_files(stage, name, seeds=None, pair_sets=None):
+    """Files of every seed of one {control}/{padding}/{arch}-l1_{l1} (wildcards kept).
+
+    ``name`` may contain ``{s}``, expanded over ``pair_sets``; seeds default to the config's.
+    """
+    seeds = MODELS["seeds"] if seeds is None else seeds
+    pattern = results(stage, "{{control}}", "{{padding}}", "{{arch}}-l1_{{l1}}-seed_{seed}", name)
+    if pair_sets is None:
+        return expand(pattern, seed=seeds)
+    return [f for seed in seeds for f in expand(pattern, seed=[seed], s=pair_sets)]
+
+
 def interaction_files(pair_set):
     """The interaction table of every model on one pair set."""
     return per_model("interactions", f"{pair_set}.parquet")

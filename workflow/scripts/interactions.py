@@ -1,4 +1,8 @@
-"""Snakemake shim: interaction tables and statistics of one model (lookloss.runs.analyse_model)."""
+"""Snakemake shim: interaction tables and statistics of the seeds of one model configuration.
+
+Calls lookloss.runs.analyse_models; output.tables lists, per seed in params.seeds, one
+Parquet file per set of params.pair_sets.
+"""
 import sys
 from pathlib import Path
 
@@ -6,18 +10,20 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F
 import torch  # noqa: E402
 
 from lookloss.logs import job_logger  # noqa: E402
-from lookloss.runs import analyse_model  # noqa: E402
+from lookloss.runs import analyse_models  # noqa: E402
 
 smk = snakemake  # noqa: F821
 torch.set_num_threads(smk.threads)
-sets = smk.params.pair_sets
-w = smk.wildcards
-analyse_model(
-    smk.input.model,
-    smk.input.metrics,
-    dict(zip(sets, smk.input.pairs, strict=True)),
-    dict(zip(sets, smk.output.tables, strict=True)),
-    smk.output.stats,
-    {"control": w.control, "padding": w.padding, "arch": w.arch, "l1": float(w.l1), "seed": int(w.seed)},
-    log=job_logger(smk.log[0]),
-)
+sets, seeds, w = list(smk.params.pair_sets), list(smk.params.seeds), smk.wildcards
+tables = list(smk.output.tables)
+jobs = [
+    {
+        "model": smk.input.models[i],
+        "metrics": smk.input.metrics[i],
+        "tables": dict(zip(sets, tables[i * len(sets):(i + 1) * len(sets)], strict=True)),
+        "stats": smk.output.stats[i],
+        "identity": {"control": w.control, "padding": w.padding, "arch": w.arch, "l1": float(w.l1), "seed": int(seed)},
+    }
+    for i, seed in enumerate(seeds)
+]
+analyse_models(jobs, dict(zip(sets, smk.input.pairs, strict=True)), log=job_logger(smk.log[0]))
