@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -49,6 +48,8 @@ PADDINGS = ("valid", "same")
 PAIR_SETS = ("test", "train", "shuffled", "randpos")
 STUDY_MODELS = 180
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
+from machine import cpu_count, cpu_model  # noqa: E402
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -105,14 +106,6 @@ def measure(arch: str, padding: str, n_models: int, simulation: str) -> dict:
     return record
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -153,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         for size in args.group_sizes
     }
     record = {
-        "date": date.today().isoformat(), "machine": f"{cpu_model()}, {os.cpu_count()} CPUs",
+        "date": date.today().isoformat(), "machine": f"{cpu_model()}, {cpu_count()} CPUs",
         "load_average": os.getloadavg(), "repeats": args.repeats, "rows": rows, "cores": args.cores,
         "projected_minutes": {str(k): v for k, v in projected.items()},
     }

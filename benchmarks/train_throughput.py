@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from lookloss import models, training
+from machine import cpu_count, cpu_model  # benchmarks/machine.py
 
 ARCHS = ("arch1", "arch2", "arch3")
 PADDINGS = ("valid", "same")
@@ -177,20 +178,6 @@ def summarise(arch: str, padding: str, variants: list[str], samples: dict, args:
     row["ours_gflops"] = gflop / row["ours_cpu_s_per_epoch"]
     row["textbook_gflops"] = gflop / row["textbook_cpu_s_per_epoch"]
     return row
-
-
-def cpu_model() -> str:
-    """``Model name`` from lscpu (falls back to platform.processor())."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def project(rows: list[dict], threads: int, cores: int = 2) -> dict:
