@@ -117,16 +117,14 @@ def test_a_group_job_writes_the_same_files_as_one_job_per_model(simulated, tmp_p
         io.write_json(folder / "metrics.json", {"best_epoch": 1, "epochs_run": 1, "test_mse": 1.0})
         identity = {"control": "neg", "padding": "valid", "arch": "arch3", "l1": 0.0, "seed": seed}
         jobs.append({"model": folder / "model.pt", "metrics": folder / "metrics.json", "identity": identity})
-    for mode in ("group", "single"):
-        for job in jobs:
-            out = job["model"].parent / mode
-            job["tables"] = {name: out / f"{name}.parquet" for name in runs.PAIR_SETS}
-            job["stats"] = out / "stats.json"
-        if mode == "group":
-            rows = runs.analyse_models(jobs, pair_paths)
-        else:
-            singles = [runs.analyse_model(j["model"], j["metrics"], pair_paths, j["tables"], j["stats"],
-                                          j["identity"]) for j in jobs]
+
+    def outputs(mode: str) -> list[dict]:
+        return [{**job, "tables": {s: job["model"].parent / mode / f"{s}.parquet" for s in runs.PAIR_SETS},
+                 "stats": job["model"].parent / mode / "stats.json"} for job in jobs]
+
+    rows = runs.analyse_models(outputs("group"), pair_paths)
+    singles = [runs.analyse_model(j["model"], j["metrics"], pair_paths, j["tables"], j["stats"], j["identity"])
+               for j in outputs("single")]
     assert [r["seed"] for r in rows] == [100, 200]
     assert rows[0]["mean_abs_I"] != rows[1]["mean_abs_I"]  # two different models
     for job in jobs:

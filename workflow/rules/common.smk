@@ -64,16 +64,15 @@ def per_model(stage, name):
     return [results(stage, c, p, m, name) for c, p, m in model_ids()]
 
 
-def seed_files(stage, name, seeds=None, pair_sets=None):
-    """Files of every seed of one {control}/{padding}/{arch}-l1_{l1} (wildcards kept).
+def seed_files(stage, name, pair_sets=None):
+    """Files of every seed of one {control}/{padding}/{arch}-l1_{l1} (wildcards kept), seed by seed.
 
-    ``name`` may contain ``{s}``, expanded over ``pair_sets``; seeds default to the config's.
+    ``name`` may contain ``{s}``, expanded over ``pair_sets`` within each seed.
     """
-    seeds = MODELS["seeds"] if seeds is None else seeds
     pattern = results(stage, "{{control}}", "{{padding}}", "{{arch}}-l1_{{l1}}-seed_{seed}", name)
     if pair_sets is None:
-        return expand(pattern, seed=seeds)
-    return [f for seed in seeds for f in expand(pattern, seed=[seed], s=pair_sets)]
+        return expand(pattern, seed=MODELS["seeds"])
+    return [f for seed in MODELS["seeds"] for f in expand(pattern, seed=[seed], s=pair_sets)]
 
 
 def interaction_files(pair_set):
