@@ -1,6 +1,6 @@
 # lookloss: "Look at the Loss" (Finkelstein, Shrikumar, Kundaje 2020) as one workflow.
 #   snakemake --cores all                                   # the study, default config
-#   snakemake --cores all --configfile presets/quick.yaml   # a 45-minute demonstration
+#   snakemake --cores all --configfile presets/smoke.yaml   # every rule on a tiny grid (CI)
 #   snakemake --cores 1 fig4                                # one figure by name
 from snakemake.utils import min_version
 
@@ -24,5 +24,5 @@ rule all:
     input:
         simulation_outputs(),
         table_files(),
-        FIGURE_OUTPUTS,
+        figure_outputs(),
     default_target: True

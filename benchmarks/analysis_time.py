@@ -44,12 +44,12 @@ from datetime import date
 from pathlib import Path
 
 ARCHS = ("arch1", "arch2", "arch3")
-PADDINGS = ("valid", "same")
-PAIR_SETS = ("test", "train", "shuffled", "randpos")
 STUDY_MODELS = 180
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
 from machine import cpu_count, cpu_model  # noqa: E402
+
+from lookloss.layout import PADDINGS, PAIR_SETS, VARIANTS, pairs_name, variant_key  # noqa: E402
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -62,7 +62,7 @@ def worker(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)
     imported = time.perf_counter()
-    pair_paths = {s: Path(args.simulation) / args.padding / f"pairs_{s}.npz" for s in PAIR_SETS}
+    pair_paths = {s: Path(args.simulation) / args.padding / f"{pairs_name(s)}.npz" for s in PAIR_SETS}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         jobs = []
@@ -84,7 +84,7 @@ def worker(args: argparse.Namespace) -> None:
         loaded = models.load(jobs[0]["model"])
         for s in PAIR_SETS:
             pairs = io.load_npz(pair_paths[s])
-            stacked = np.concatenate([pairs[f"s_{v}"] for v in interactions.VARIANTS])
+            stacked = np.concatenate([pairs[variant_key(v)] for v in VARIANTS])
             n_sequences += len(stacked)
             t = time.perf_counter()
             interactions.predict_counts(loaded, stacked)
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         worker(args)
         return
-    missing = [p for p in PADDINGS for s in PAIR_SETS if not (Path(args.simulation) / p / f"pairs_{s}.npz").exists()]
+    missing = [p for p in PADDINGS for s in PAIR_SETS if not (Path(args.simulation) / p / f"{pairs_name(s)}.npz").exists()]
     if missing:
         sys.exit(f"no pair sets under {args.simulation} for {sorted(set(missing))}: run the simulation first "
                  "(see this script's docstring)")

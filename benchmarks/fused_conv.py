@@ -22,7 +22,7 @@ import time
 import torch
 from torch.nn import functional as F
 
-from lookloss import models, training
+from lookloss import inference, models
 
 BATCH = 200
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    training.keep_freed_memory()
+    inference.keep_freed_memory()
     generator = torch.Generator().manual_seed(0)
     print(f"{'arch':6} {'padding':7} {'separate ms':>12} {'grouped ms':>11} {'grouped/separate':>17}")
     for arch in models.ARCHS:

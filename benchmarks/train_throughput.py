@@ -5,10 +5,10 @@ For every architecture x padding this measures seconds per epoch (40K training a
 unless ``--threads`` says otherwise) of
 
 * ``ours``: :func:`lookloss.training.train`,
-* ``textbook``: :func:`lookloss.training.train_textbook` (DataLoader over a
+* ``textbook``: :func:`textbook.train_textbook` (``benchmarks/textbook.py``: DataLoader over a
   TensorDataset, plain Adam, validation in batches of 200 under ``no_grad``),
 * ``textbook+malloc`` (with ``--attribution``): the textbook loop in a process where
-  :func:`lookloss.training.keep_freed_memory` was applied, to show how much of the
+  :func:`lookloss.inference.keep_freed_memory` was applied, to show how much of the
   gain is the allocator setting alone.
 
 Every repeat of every variant runs in a fresh Python process (the allocator
@@ -42,11 +42,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lookloss import models, training
+from lookloss import inference, models, training
+from lookloss.layout import PADDINGS
 from machine import cpu_count, cpu_model  # benchmarks/machine.py
+from textbook import train_textbook  # benchmarks/textbook.py
 
 ARCHS = ("arch1", "arch2", "arch3")
-PADDINGS = ("valid", "same")
+
 VARIANTS = ("ours", "textbook")
 PAPER_MODELS = 180
 PAPER_EPOCHS = 185  # the original models stopped after roughly 120-250 epochs
@@ -79,8 +81,8 @@ def epoch_seconds(variant: str, arch: str, padding: str, n_train: int, n_val: in
         training.train(model, *data, l1=1e-4, seed=1, max_epochs=epochs, patience=epochs + 1, on_epoch=on_epoch)
     else:
         if variant == "textbook+malloc":
-            training.keep_freed_memory()
-        training.train_textbook(model, *data, l1=1e-4, seed=1, epochs=epochs, on_epoch=on_epoch)
+            inference.keep_freed_memory()
+        train_textbook(model, *data, l1=1e-4, seed=1, epochs=epochs, on_epoch=on_epoch)
     first, last = marks[1 if epochs > 1 else 0], marks[-1]
     counted = max(epochs - 1, 1)
     return {key: (last[key] - first[key]) / counted for key in ("wall", "cpu", "faults_per_epoch")}

@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from lookloss import config as cfg
-from lookloss import simulation
+from lookloss import layout, simulation
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def smoke_config() -> dict:
-    """config.yaml merged with presets/smoke.yaml."""
-    return cfg.load([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"])
+    """config.yaml merged with presets/smoke.yaml, checked and completed with the schema's defaults."""
+    return cfg.check(cfg.load([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,7 @@ def sim(smoke_config) -> simulation.Simulation:
 @pytest.fixture(scope="session")
 def simulated(sim) -> dict:
     """Both paddings' arrays, simulated once per test session."""
-    return {padding: simulation.simulate(sim, padding) for padding in simulation.PADDINGS}
+    return {padding: simulation.simulate(sim, padding) for padding in layout.PADDINGS}
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -51,3 +51,34 @@ def test_snakemake_stops_before_any_job(tmp_path):
     assert run.returncode != 0
     assert "config key 'simulation.valid_fraction': got 1.5, expected < 1" in run.stdout + run.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_absent_keys_take_the_schema_defaults():
+    config = cfg.load([ROOT / "config.yaml"])
+    assert "figures" not in config and "adam_eps" not in config["training"]
+    config["training"]["device"] = "cpu"
+    checked = cfg.check(config, base_dir=ROOT)
+    assert checked is config  # completed in place, as Snakemake's config must be
+    schema = cfg.load_schema()
+    figures = schema["properties"]["figures"]["properties"]
+    assert config["figures"] == {key: spec["default"] for key, spec in figures.items()}
+    assert config["training"]["adam_eps"] == schema["properties"]["training"]["properties"]["adam_eps"]["default"]
+    assert config["training"]["device"] == "cpu"  # a given value is kept
+
+
+def test_every_optional_key_has_a_default():
+    """Code reads config[key] without a fallback: a key may be absent only if the schema fills it."""
+
+    def walk(node, path):
+        for key, spec in node.get("properties", {}).items():
+            if key not in node.get("required", []):
+                assert "default" in spec, f"{'.'.join([*path, key])} is optional but has no default"
+            walk(spec, [*path, key])
+
+    walk(cfg.load_schema(), [])
+
+
+def test_the_schema_ships_with_the_package():
+    assert cfg.SCHEMA.is_file() and "lookloss" in str(cfg.SCHEMA)
+    linked = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    assert linked.read_text() == cfg.SCHEMA.read_text()

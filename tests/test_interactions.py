@@ -103,13 +103,13 @@ def test_predictions_do_not_depend_on_the_batch_size(pairs):
 
 def test_a_group_job_writes_the_same_files_as_one_job_per_model(simulated, tmp_path):
     """runs.analyse_models (pair sets read once, several models) = analyse_model per model."""
-    from lookloss import io, models, runs, training
+    from lookloss import io, layout, models, runs, training
 
     sets = simulated["valid"]
     pair_paths = {}
-    for name in runs.PAIR_SETS:
-        pair_paths[name] = tmp_path / f"pairs_{name}.npz"
-        io.save_npz(pair_paths[name], sets[f"pairs_{name}"])
+    for name in layout.PAIR_SETS:
+        pair_paths[name] = tmp_path / f"{layout.pairs_name(name)}.npz"
+        io.save_npz(pair_paths[name], sets[layout.pairs_name(name)])
     jobs = []
     for seed in (100, 200):
         folder = tmp_path / f"seed_{seed}"
@@ -119,7 +119,7 @@ def test_a_group_job_writes_the_same_files_as_one_job_per_model(simulated, tmp_p
         jobs.append({"model": folder / "model.pt", "metrics": folder / "metrics.json", "identity": identity})
 
     def outputs(mode: str) -> list[dict]:
-        return [{**job, "tables": {s: job["model"].parent / mode / f"{s}.parquet" for s in runs.PAIR_SETS},
+        return [{**job, "tables": {s: job["model"].parent / mode / f"{s}.parquet" for s in layout.PAIR_SETS},
                  "stats": job["model"].parent / mode / "stats.json"} for job in jobs]
 
     rows = runs.analyse_models(outputs("group"), pair_paths)
@@ -129,7 +129,7 @@ def test_a_group_job_writes_the_same_files_as_one_job_per_model(simulated, tmp_p
     assert rows[0]["mean_abs_I"] != rows[1]["mean_abs_I"]  # two different models
     for job in jobs:
         folder = job["model"].parent
-        for name in [*(f"{s}.parquet" for s in runs.PAIR_SETS), "stats.json"]:
+        for name in [*(f"{s}.parquet" for s in layout.PAIR_SETS), "stats.json"]:
             assert (folder / "group" / name).read_bytes() == (folder / "single" / name).read_bytes(), name
     assert len(singles) == 2
 

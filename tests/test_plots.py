@@ -18,8 +18,10 @@ from lookloss import plots  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-OPTIONS = {"alpha": 0.05, "gridsize": 15, "distance_bin": 5, "fig8_models": 2, "seq_len": 100,
-           "motif_names": {"gata": "GATA_disc1", "tal": "TAL1_known1"}, "pseudocount": 0.001}
+OPTIONS = {"alpha": 0.05, "hexbin_gridsize": 15, "distance_bin": 5, "fig8_models": 2, "seq_len": 100,
+           "motifs": {"gata": "GATA_disc1", "tal": "TAL1_known1"}, "pseudocount": 0.001,
+           "focus_controls": ["neg"]}
+WIDTHS = {"gata": np.full((4, 10), 0.25), "tal": np.full((4, 16), 0.25)}  # ppms for fig6's motif widths
 
 
 def synthetic_models(controls, paddings, archs, seeds, rng, nan_p=False) -> pd.DataFrame:
@@ -112,7 +114,7 @@ def tiny_tree(tmp_path_factory):
 
 def _build(name, root, paths):
     return plots.build(name, models=root / "tables" / "models.tsv",
-                       summary=root / "tables" / "summary.tsv", interactions=paths,
+                       summary=root / "tables" / "summary.tsv", pairs=paths,
                        motif_file=ROOT / "resources" / "motifs.meme", options=OPTIONS)
 
 
@@ -152,7 +154,7 @@ def test_panels_follow_the_controls_and_paddings(tmp_path):
 
 def test_unknown_figure_is_an_error(full_tree):
     with pytest.raises(ValueError, match="unknown figure"):
-        plots.build("fig99", models=full_tree[0] / "tables" / "models.tsv")
+        plots.build("fig99", models=full_tree[0] / "tables" / "models.tsv", options=OPTIONS)
 
 
 def test_read_interactions_labels_rows_by_path(full_tree):
@@ -166,7 +168,7 @@ def test_read_interactions_labels_rows_by_path(full_tree):
 def test_fig8_shows_flagged_models_else_the_smallest_p():
     models = pd.DataFrame({"control": ["neg"] * 4 + ["pos"], "padding": ["valid"] * 2 + ["same"] * 3,
                            "model": list("abcde"), "p_paired": [0.2, 0.01, 0.3, np.nan, 0.0]})
-    chosen = plots.select_fig8_models(models, 0.05, per_padding=3)
+    chosen = plots.select_fig8_models(models, alpha=0.05, fig8_models=3, focus_controls=["neg"])
     assert list(chosen["model"]) == ["b", "c"]  # valid: the flagged one; same: smallest p
     assert list(chosen["flagged"]) == [True, False]
 
@@ -181,10 +183,33 @@ def test_logo_heights_and_centre_distance():
 def test_without_a_negative_control_fig6_and_fig8_show_the_other_control():
     rng = np.random.default_rng(2)
     pairs = synthetic_pairs(30, rng).assign(control="pos", padding="valid", model="m")
-    fig = plots.fig6(pairs, {"gata": 10, "tal": 16}, 100)
+    fig = plots.fig6(pairs, WIDTHS, seq_len=100, hexbin_gridsize=40, distance_bin=5)
     assert "positive control" in fig.axes[0].get_title()
     models = pd.DataFrame({"control": ["pos"], "padding": ["valid"], "model": ["m"],
                            "p_paired": [0.5], "p_unpaired": [0.9]})
-    chosen = plots.select_fig8_models(models, 0.05)
+    chosen = plots.select_fig8_models(models, alpha=0.05, fig8_models=1, focus_controls=["neg"])
     assert list(chosen["model"]) == ["m"] and not chosen["flagged"].any()
-    assert len(plots.fig8(chosen, pairs).axes) == 2
+    assert len(plots.fig8(models, pairs, alpha=0.05, fig8_models=1, focus_controls=["neg"]).axes) == 2
+
+
+def test_the_figure_table_matches_the_drawing_functions():
+    """Each entry's inputs and options are exactly what its function takes, and has a caption."""
+    import inspect
+
+    loaded = {"models": "models", "summary": "summary", "pairs": "pairs", "motif_file": "ppms"}
+    for name, spec in plots.FIGURES.items():
+        parameters = inspect.signature(spec.draw).parameters
+        keyword = {k for k, v in parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
+        positional = set(parameters) - keyword
+        assert keyword == set(spec.options), name
+        assert positional == {loaded[i] for i in spec.inputs}, name
+        assert set(spec.inputs) <= set(plots.INPUTS), name
+        assert bool(spec.pair_columns) == ("pairs" in spec.inputs), name
+        assert (ROOT / "workflow" / "report" / f"{name}.rst").is_file(), name
+
+
+def test_build_names_a_missing_option(full_tree):
+    root, paths = full_tree
+    options = {k: v for k, v in OPTIONS.items() if k != "hexbin_gridsize"}
+    with pytest.raises(ValueError, match=r"figS1.*\['hexbin_gridsize'\]"):
+        plots.build("figS1", models=root / "tables" / "models.tsv", pairs=paths, options=options)

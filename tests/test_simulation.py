@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from lookloss import motifs, simulation
+from lookloss import layout, motifs, simulation
 
 
 def codes(onehot: np.ndarray) -> np.ndarray:
@@ -96,7 +96,7 @@ def test_oracle_is_the_occupancy_sum_scaled(sim, simulated):
     np.testing.assert_allclose(split["lam_pos"], 60 * q**1.5)
 
 
-@pytest.mark.parametrize("padding", simulation.PADDINGS)
+@pytest.mark.parametrize("padding", layout.PADDINGS)
 @pytest.mark.parametrize("pair_set", ["test", "train"])
 def test_true_interaction_is_zero_for_neg_and_positive_for_pos(simulated, padding, pair_set):
     p = simulated[padding][f"pairs_{pair_set}"]
@@ -164,7 +164,7 @@ def test_shuffle_keeps_every_sequence_dinucleotide_counts(simulated):
     assert (original != new).mean() > 0.3
 
 
-def test_random_positions_obey_the_separation_rule(simulated):
+def test_random_windows_obey_the_separation_rule(simulated):
     p = simulated["valid"]["pairs_randpos"]
     assert simulation.gap(p["gata_start"], 10, p["tal_start"], 16).min() >= 15
     assert not np.array_equal(p["gata_start"], simulated["valid"]["pairs_test"]["gata_start"])

@@ -68,9 +68,9 @@ def test_consistency_needs_every_architecture():
         ("pos", "arch1"): [0.001] * 3, ("pos", "arch2"): [0.001, 0.01, 0.2],
         ("neg", "arch1"): [0.001, 0.001, 0.3], ("neg", "arch2"): [0.3, 0.4, 0.01],
     })
-    table = tables.consistency_table(models, alpha=0.05, min_fraction=0.5)
+    table = tables.consistency_table(models, alpha=0.05, consistency_fraction=0.5)
     calls = table.groupby("control")["call"].first()
     assert calls["pos"] == "interaction"
     assert calls["neg"] == "inconsistent"
-    none = tables.consistency_table(models.assign(p_paired=0.9), alpha=0.05, min_fraction=0.5)
+    none = tables.consistency_table(models.assign(p_paired=0.9), alpha=0.05, consistency_fraction=0.5)
     assert set(none["call"]) == {"no interaction"}

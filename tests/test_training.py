@@ -1,13 +1,19 @@
-"""Tests of lookloss.training and lookloss.transforms (tiny data, a few seconds)."""
+"""Tests of lookloss.training, lookloss.inference and lookloss.transforms (tiny data, a few seconds)."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from lookloss import models, training
+from lookloss import inference, models, training
 from lookloss.transforms import anscombe, inverse_anscombe
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from textbook import train_textbook  # noqa: E402  (benchmarks/textbook.py)
 
 SEQ_LEN = 40
 
@@ -98,7 +104,7 @@ def test_early_stopping_restores_the_best_epoch() -> None:
     assert all(torch.equal(model.state_dict()[k], v) for k, v in snapshots[0].items())
     assert not all(torch.equal(model.state_dict()[k], v) for k, v in snapshots[-1].items())
     x_val, y_val = dataset(40, 1, target=0.0)
-    assert training.mse(model, x_val, y_val) == pytest.approx(result.best_val_loss, rel=1e-5)
+    assert inference.mse(model, x_val, y_val) == pytest.approx(result.best_val_loss, rel=1e-5)
 
 
 def test_restore_best_false_keeps_last_weights() -> None:
@@ -111,13 +117,13 @@ def test_restore_best_false_keeps_last_weights() -> None:
 def test_validation_loss_includes_the_l1_term() -> None:
     model = fresh()
     result = fit(model, l1=1e-2, max_epochs=2, restore_best=False)
-    expected = training.mse(model, *VAL) + 1e-2 * float(models.l1_penalty(model).detach())
+    expected = inference.mse(model, *VAL) + 1e-2 * float(models.l1_penalty(model).detach())
     assert result.history[-1]["val_loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_training_loss_adds_l1_times_the_kernel_norm() -> None:
     model = fresh()
-    x, y = training.as_inputs(TRAIN[0][:10]), training.as_targets(TRAIN[1][:10])
+    x, y = inference.as_inputs(TRAIN[0][:10]), inference.as_targets(TRAIN[1][:10])
     plain = training.training_loss(model, x, y, 0.0)
     penalised = training.training_loss(model, x, y, 1e-3)
     by_hand = sum(float(layer.weight.detach().abs().sum()) for layer in [*model.convs, *model.dense])
@@ -128,7 +134,7 @@ def test_training_loss_adds_l1_times_the_kernel_norm() -> None:
 def test_fast_trainer_matches_the_textbook_loop(arch: str, padding: str) -> None:
     fast, textbook = fresh(7, arch, padding), fresh(7, arch, padding)
     result = fit(fast, seed=3, l1=1e-3, max_epochs=3, patience=10, restore_best=False)  # 12 Adam steps
-    history = training.train_textbook(textbook, *TRAIN, *VAL, l1=1e-3, seed=3, epochs=3, batch_size=30)
+    history = train_textbook(textbook, *TRAIN, *VAL, l1=1e-3, seed=3, epochs=3, batch_size=30)
     for p, q in zip(fast.parameters(), textbook.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=1e-5)
     for ours, theirs in zip(result.history, history):
@@ -144,23 +150,23 @@ def test_batch_orders_cover_every_sequence_once_per_epoch() -> None:
 
 def test_predict_and_mse() -> None:
     model = fresh().train()
-    predictions = training.predict(model, VAL[0], batch_size=7)
+    predictions = inference.predict(model, VAL[0], batch_size=7)
     assert predictions.shape == (40,) and predictions.dtype == np.float32
     assert model.training  # mode restored
     with torch.no_grad():
-        expected = model.eval()(training.as_inputs(VAL[0])).numpy()
+        expected = model.eval()(inference.as_inputs(VAL[0])).numpy()
     np.testing.assert_allclose(predictions, expected, rtol=1e-6)
-    assert training.mse(model, *VAL) == pytest.approx(float(np.mean((expected - VAL[1]) ** 2)), rel=1e-5)
+    assert inference.mse(model, *VAL) == pytest.approx(float(np.mean((expected - VAL[1]) ** 2)), rel=1e-5)
 
 
 def test_resolve_device() -> None:
-    assert training.resolve_device("cpu") == torch.device("cpu")
-    assert training.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert inference.resolve_device("cpu") == torch.device("cpu")
+    assert inference.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
-            training.resolve_device("cuda")
+            inference.resolve_device("cuda")
     with pytest.raises(ValueError):
-        training.resolve_device("meta")
+        inference.resolve_device("meta")
 
 
 def test_mismatched_lengths_are_rejected() -> None:

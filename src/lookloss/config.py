@@ -1,34 +1,56 @@
-"""Checking a configuration before any job runs.
+"""Checking a configuration, and completing it with its defaults, before any job runs.
 
-The JSON schema (``workflow/schemas/config.schema.yaml``) checks every key's type
-and range; :func:`check` adds what a schema cannot say (probabilities that sum to
-one, motif names present in the motif file, motifs that fit in a sequence) and
-turns every failure into one message naming the key and what was expected.
+The JSON schema (``lookloss/schemas/config.schema.yaml``, shipped with the package;
+``workflow/schemas/config.schema.yaml`` links to it) is the one place where every
+key's type, range and default value are written. :func:`check` fills in the
+defaults of absent keys, checks every key against the schema, adds what a schema
+cannot say (probabilities that sum to one, motif names present in the motif file,
+motifs that fit in a sequence) and turns every failure into one message naming the
+key and what was expected.
 
 This module does not import torch, so that Snakemake can call it at start-up cheaply.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: The configuration's schema, as package data of :mod:`lookloss`.
+SCHEMA = resources.files("lookloss").joinpath("schemas", "config.schema.yaml")
 
 
 class ConfigError(ValueError):
     """A configuration value is missing, malformed or out of range."""
 
 
-def load_schema(path: str | Path = SCHEMA) -> dict[str, Any]:
-    """Read the configuration's JSON schema (YAML syntax)."""
-    with open(path) as handle:
-        return yaml.safe_load(handle)
+def load_schema(path: str | Path | None = None) -> dict[str, Any]:
+    """Read a JSON schema written in YAML; by default the configuration's (:data:`SCHEMA`)."""
+    text = SCHEMA.read_text() if path is None else Path(path).read_text()
+    return yaml.safe_load(text)
+
+
+def fill_defaults(instance: Any, schema: Mapping[str, Any]) -> Any:
+    """Give every absent key that has a ``default`` in ``schema`` that default, recursively.
+
+    Objects are completed in place (a default object is then completed in turn);
+    values of the wrong type are left for the schema check to report.
+    """
+    if not isinstance(instance, MutableMapping):
+        return instance
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            fill_defaults(instance[key], sub)
+    return instance
 
 
 def _key(path: Any) -> str:
@@ -59,25 +81,33 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{key}': got {error.instance!r}, expected {expected}"
 
 
-def check(config: Mapping[str, Any], base_dir: str | Path = ".",
-          schema: Mapping[str, Any] | None = None) -> None:
-    """Validate a configuration; raise one :class:`ConfigError` listing every problem.
+def check(config: MutableMapping[str, Any], base_dir: str | Path = ".",
+          schema: Mapping[str, Any] | None = None) -> MutableMapping[str, Any]:
+    """Complete a configuration with its defaults and validate it.
 
     Parameters
     ----------
     config : mapping
-        The merged configuration (config.yaml plus presets and overrides).
+        The merged configuration (config.yaml plus presets and overrides); absent
+        keys that have a default in the schema are filled in, in place.
     base_dir : str or Path
         Folder that relative paths (the motif file) are resolved against.
     schema : mapping, optional
         The JSON schema; by default the workflow's.
 
+    Returns
+    -------
+    mapping
+        ``config`` itself, completed.
+
     Raises
     ------
     ConfigError
-        Each line names a key, the value found and what was expected.
+        One error listing every problem; each line names a key, the value found and
+        what was expected.
     """
     schema = load_schema() if schema is None else schema
+    fill_defaults(config, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(e) for e in errors]
@@ -85,6 +115,7 @@ def check(config: Mapping[str, Any], base_dir: str | Path = ".",
         problems = _semantic_problems(config, Path(base_dir))
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return config
 
 
 def _semantic_problems(config: Mapping[str, Any], base_dir: Path) -> list[str]:

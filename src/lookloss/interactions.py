@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lookloss import training
+from lookloss import inference
+from lookloss.layout import INDEX, ROLES, VARIANTS, counts_key, rate_key, start_key, variant_key
 from lookloss.transforms import anscombe, inverse_anscombe
 
-VARIANTS = ("gt", "g", "t", "0")
 COLUMNS = [
-    "pair", "gata_start", "tal_start",
+    "pair", *map(start_key, ROLES),
     "f_gt", "f_g", "f_t", "f_0", "m_g", "m_t", "joint", "interaction",
     "y", "loss_orig", "loss_main", "delta", "true_m_g", "true_m_t", "true_interaction",
 ]
@@ -37,14 +37,14 @@ _FLOOR = -3.0 / 8.0  # the smallest value inverse_anscombe can return
 
 
 def predict_counts(model: torch.nn.Module, onehot: np.ndarray | torch.Tensor,
-                   batch_size: int = training.PREDICT_BATCH) -> np.ndarray:
+                   batch_size: int = inference.PREDICT_BATCH) -> np.ndarray:
     """Model predictions mapped back to counts, ``(y / 2)^2 - 3/8``.
 
     Parameters
     ----------
     model : torch.nn.Module
         Maps float one-hot ``(N, 4, L)`` to Anscombe-space predictions, shape (N,)
-        or (N, 1); run by :func:`lookloss.training.predict` (eval mode, its device).
+        or (N, 1); run by :func:`lookloss.inference.predict` (eval mode, its device).
     onehot : numpy.ndarray or torch.Tensor, shape=(N, 4, L)
         Sequences, any numeric dtype.
     batch_size : int
@@ -55,7 +55,7 @@ def predict_counts(model: torch.nn.Module, onehot: np.ndarray | torch.Tensor,
     numpy.ndarray, shape=(N,)
         Predicted counts, float64.
     """
-    y = training.predict(model, onehot, batch_size).astype(np.float64)
+    y = inference.predict(model, onehot, batch_size).astype(np.float64)
     return inverse_anscombe(y)
 
 
@@ -96,7 +96,7 @@ def losses(f_gt: np.ndarray, interaction: np.ndarray, y: np.ndarray) -> dict[str
 
 
 def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], control: str,
-                      batch_size: int = training.PREDICT_BATCH,
+                      batch_size: int = inference.PREDICT_BATCH,
                       known: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Every quantity of the interaction analysis for one model and one pair set.
 
@@ -123,10 +123,10 @@ def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], c
         One row per pair with the columns of :data:`COLUMNS`; ``pair`` is the
         pair's row in its source split.
     """
-    for key in [f"y_{control}", *(f"s_{v}" for v in VARIANTS), *(f"lam_{control}_{v}" for v in VARIANTS)]:
+    for key in [counts_key(control), *map(variant_key, VARIANTS), *(rate_key(control, v) for v in VARIANTS)]:
         if key not in pairs:
             raise KeyError(f"pair set has no array {key!r} (control {control!r})")
-    n = pairs["s_gt"].shape[0]
+    n = pairs[variant_key("gt")].shape[0]
     known = dict(known or {})
     for v, values in known.items():
         if v not in VARIANTS or np.shape(values) != (n,):
@@ -135,19 +135,18 @@ def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], c
     todo = [v for v in VARIANTS if v not in known]
     f = {v: np.asarray(known[v], dtype=np.float64) for v in known}
     if todo:
-        stacked = np.concatenate([pairs[f"s_{v}"] for v in todo])
+        stacked = np.concatenate([pairs[variant_key(v)] for v in todo])
         f.update(zip(todo, predict_counts(model, stacked, batch_size).reshape(len(todo), n), strict=True))
     eff = effects(f)
-    lam = {v: pairs[f"lam_{control}_{v}"] for v in VARIANTS}
+    lam = {v: pairs[rate_key(control, v)] for v in VARIANTS}
     truth = effects(lam)
     table = pd.DataFrame({
-        "pair": pairs["index"],
-        "gata_start": pairs["gata_start"],
-        "tal_start": pairs["tal_start"],
+        "pair": pairs[INDEX],
+        **{start_key(r): pairs[start_key(r)] for r in ROLES},
         **{f"f_{v}": f[v] for v in VARIANTS},
         **eff,
-        "y": pairs[f"y_{control}"],
-        **losses(f["gt"], eff["interaction"], pairs[f"y_{control}"]),
+        "y": pairs[counts_key(control)],
+        **losses(f["gt"], eff["interaction"], pairs[counts_key(control)]),
         "true_m_g": truth["m_g"],
         "true_m_t": truth["m_t"],
         "true_interaction": truth["interaction"],

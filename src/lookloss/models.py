@@ -15,22 +15,21 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 import lookloss
+from lookloss.io import atomic_path
+from lookloss.layout import PADDINGS
 
 #: Keras divides the he_normal standard deviation by this constant, the standard
 #: deviation of a unit normal truncated at +-2, so that the truncated draw has
 #: variance 2 / fan_in.
 KERAS_TRUNCATION_STD = 0.87962566103423978
 
-PADDINGS = ("valid", "same")
 FORMAT_TAG = "lookloss.model/1"
 
 
@@ -227,8 +226,6 @@ def save(path: str | os.PathLike, model: ConvRegressor, meta: dict[str, Any]) ->
         Plain data (str, numbers, lists, dicts) stored alongside, e.g. the config
         slice and training summary. Torch and lookloss versions are added.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "format": FORMAT_TAG,
         "arch": model.arch,
@@ -237,15 +234,8 @@ def save(path: str | os.PathLike, model: ConvRegressor, meta: dict[str, Any]) ->
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "meta": plain_data({**meta, "torch_version": torch.__version__, "lookloss_version": lookloss.__version__}),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(record, handle)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(record, tmp)
 
 
 def plain_data(meta: dict[str, Any]) -> dict[str, Any]:

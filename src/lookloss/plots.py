@@ -2,8 +2,11 @@
 
 Every ``fig*`` function takes DataFrames and returns a :class:`matplotlib.figure.Figure`
 built without pyplot (no global state, any backend); :func:`save` writes it as PDF and
-PNG. :func:`build` is what the workflow calls: it reads the files a figure needs and
-dispatches on the figure's name.
+PNG. :data:`FIGURES` is the table of figures: for each name, the drawing function, the
+inputs it reads, the options it takes and the columns of the pair tables it needs. It
+drives both :func:`build` (what the workflow's plot script calls) and the figure rules
+of the workflow (``workflow/rules/figures.smk``), so a new figure is one function, one
+entry of :data:`FIGURES` and one caption (``workflow/report/{name}.rst``).
 
 Inputs
 ------
@@ -26,6 +29,7 @@ and the p-values of its test.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +44,14 @@ from matplotlib.patches import Patch, PathPatch
 from matplotlib.textpath import TextPath
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 from matplotlib.transforms import Affine2D
-from scipy import stats as sps
+
+# scipy is imported where it is used: the workflow imports this module (its figure
+# table) at start-up, and scipy.stats would add more than a second to every start.
 
 from lookloss.io import atomic_path
+from lookloss.layout import ALPHABET, PADDINGS, ROLE_FACTORS, parse_model_path, start_key
 
 CONTROL_ORDER = ["neg", "pos"]
-PADDING_ORDER = ["valid", "same"]
 CONTROL_LABEL = {"neg": "negative control (additive)", "pos": "positive control (super-additive)"}
 RED = "#d62728"
 BLUE = "#1f4e79"
@@ -65,7 +71,8 @@ def read_interactions(paths: Iterable[str | Path], columns: Sequence[str] | None
     Parameters
     ----------
     paths : iterable of path
-        ``.../interactions/{control}/{padding}/{model}/{set}.parquet`` files.
+        ``.../interactions/{control}/{padding}/{model}/{set}.parquet`` files
+        (:func:`lookloss.layout.parse_model_path`).
     columns : sequence of str, optional
         Columns to read (all when None); fewer columns read faster and use less memory.
 
@@ -78,8 +85,9 @@ def read_interactions(paths: Iterable[str | Path], columns: Sequence[str] | None
     frames = []
     for path in map(Path, paths):
         frame = pd.read_parquet(path, columns=list(columns) if columns is not None else None)
-        frames.append(frame.assign(control=path.parts[-4], padding=path.parts[-3],
-                                   model=path.parts[-2], pair_set=path.stem))
+        where = parse_model_path(path)
+        frames.append(frame.assign(control=where.control, padding=where.padding,
+                                   model=where.model, pair_set=path.stem))
     if not frames:
         return pd.DataFrame(columns=[*(columns or []), "control", "padding", "model", "pair_set"])
     return pd.concat(frames, ignore_index=True)
@@ -141,7 +149,7 @@ def _grid(controls: Sequence[str], paddings: Sequence[str], *, size=PANEL_SIZE,
 
 def _panels(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return (_present(frame["control"], CONTROL_ORDER) if len(frame) else [],
-            _present(frame["padding"], PADDING_ORDER) if len(frame) else [])
+            _present(frame["padding"], PADDINGS) if len(frame) else [])
 
 
 def _panel_groups(frame: pd.DataFrame, axes: np.ndarray, controls: Sequence[str],
@@ -256,7 +264,7 @@ def _central(values: np.ndarray, coverage: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _hexbin(fig: Figure, ax: Axes, x, y, gridsize: int, coverage: float = 0.99,
+def _hexbin(fig: Figure, ax: Axes, x, y, hexbin_gridsize: int, coverage: float = 0.99,
             clip_x: bool = True) -> int:
     """Log-count hexbin of the pairs inside the central ``coverage`` of x and y.
 
@@ -276,7 +284,7 @@ def _hexbin(fig: Figure, ax: Axes, x, y, gridsize: int, coverage: float = 0.99,
     xlo, xhi = _central(x, coverage if clip_x else 1.0)
     ylo, yhi = _central(y, coverage)
     inside = (x >= xlo) & (x <= xhi) & (y >= ylo) & (y <= yhi)
-    hb = ax.hexbin(x[inside], y[inside], gridsize=gridsize, norm=LogNorm(), mincnt=1,
+    hb = ax.hexbin(x[inside], y[inside], gridsize=hexbin_gridsize, norm=LogNorm(), mincnt=1,
                    cmap="viridis", extent=(xlo, xhi, ylo, yhi), linewidths=0.0)
     counts = hb.get_array()
     hb.set_clim(1, max(float(counts.max()) if counts is not None and counts.size else 1.0, 2.0))
@@ -291,7 +299,7 @@ def _hexbin(fig: Figure, ax: Axes, x, y, gridsize: int, coverage: float = 0.99,
 
 
 # ----------------------------------------------------------------------------- figures
-def fig3(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
+def fig3(models: pd.DataFrame, *, alpha: float) -> Figure:
     """Mean |I| on test pairs vs the shuffled null, per model, ± standard error.
 
     Parameters
@@ -343,7 +351,7 @@ def fig3(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
     return fig
 
 
-def fig4(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
+def fig4(models: pd.DataFrame, *, alpha: float) -> Figure:
     """Pearson r(I, M_G + M_T) vs the loss improvement Δ, per model.
 
     Parameters
@@ -381,7 +389,7 @@ def fig4(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
     return fig
 
 
-def fig5(models: pd.DataFrame, summary: pd.DataFrame | None = None, alpha: float = 0.05) -> Figure:
+def fig5(models: pd.DataFrame, summary: pd.DataFrame | None = None, *, alpha: float) -> Figure:
     """Test-set MSE vs mean |I| per model, with Spearman ρ per panel.
 
     Parameters
@@ -418,33 +426,28 @@ def _spearman(group: pd.DataFrame, summary: pd.DataFrame | None, control: str,
         row = summary[(summary["control"] == control) & (summary["padding"] == padding)]
         if len(row):
             return float(row["spearman_rho"].iloc[0]), float(row["spearman_p"].iloc[0])
-    x, y = group["mean_abs_I"].astype(float), group["test_mse"].astype(float)
-    if len(group) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan"), float("nan")
-    result = sps.spearmanr(x, y)
-    return float(result.statistic), float(result.pvalue)
+    from lookloss.stats import spearman
+
+    return spearman(group["mean_abs_I"], group["test_mse"])
 
 
-def fig6(pairs: pd.DataFrame, widths: Mapping[str, int], seq_len: int, gridsize: int = 40,
-         distance_bin: float = 5.0, controls: Sequence[str] = ("neg",)) -> Figure:
+def fig6(pairs: pd.DataFrame, ppms: Mapping[str, np.ndarray], *, seq_len: int, hexbin_gridsize: int,
+         distance_bin: float) -> Figure:
     """Interaction I vs the larger distance of either motif from the sequence centre.
 
     Parameters
     ----------
     pairs : pandas.DataFrame
         Stacked test-pair tables; uses ``gata_start``, ``tal_start``, ``interaction``,
-        ``control``, ``padding`` and ``model``.
-    widths : mapping
-        Motif widths (bp) keyed ``gata`` and ``tal``.
+        ``control``, ``padding`` and ``model``. Every control in it is a row.
+    ppms : mapping
+        The motifs' matrices (4, w) keyed by role (``gata``, ``tal``), for their widths.
     seq_len : int
         Sequence length (bp).
-    gridsize : int
+    hexbin_gridsize : int
         Hexagons across the x axis.
     distance_bin : float
         Width (bp) of the distance bins whose mean I ± standard error is overlaid.
-    controls : sequence of str
-        Controls to show (rows); those absent from ``pairs`` are skipped, and when
-        none is present every control in ``pairs`` is shown.
 
     Returns
     -------
@@ -452,14 +455,13 @@ def fig6(pairs: pd.DataFrame, widths: Mapping[str, int], seq_len: int, gridsize:
         Pairs of all models pooled: a log-count hexbin (central 99% of I) with the
         binned means of all pairs on top.
     """
-    present, paddings = _panels(pairs)
-    rows = [c for c in controls if c in present] or present
+    rows, paddings = _panels(pairs)
     fig, axes = _grid(rows, paddings, size=(4.2, 3.2))
     for ax, control, padding, group in _panel_groups(pairs, axes, rows, paddings):
-        distance = np.maximum(centre_distance(group["gata_start"], widths["gata"], seq_len),
-                              centre_distance(group["tal_start"], widths["tal"], seq_len))
+        distance = np.maximum.reduce([centre_distance(group[start_key(role)], ppm.shape[1], seq_len)
+                                      for role, ppm in ppms.items()])
         interaction = group["interaction"].to_numpy(float)
-        _hexbin(fig, ax, distance, interaction, gridsize, clip_x=False)
+        _hexbin(fig, ax, distance, interaction, hexbin_gridsize, clip_x=False)
         edges = np.arange(0.0, distance.max() + distance_bin, distance_bin)
         if edges.size < 2:
             edges = np.array([0.0, distance_bin])
@@ -489,7 +491,7 @@ def fig6(pairs: pd.DataFrame, widths: Mapping[str, int], seq_len: int, gridsize:
     return fig
 
 
-def fig7(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
+def fig7(models: pd.DataFrame, *, alpha: float) -> Figure:
     """Median Δ on training pairs vs on test pairs, per model, with the x = y line.
 
     Parameters
@@ -514,8 +516,10 @@ def fig7(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
         ax.set_ylabel("median Δ on training pairs\n(" + LOSS_UNIT + ")", fontsize=8)
         lines = [f"n = {len(group)} models", f"train > test: {above}/{len(group)}"]
         if len(group) >= 2 and np.any((y - x).dropna() != 0):
+            from scipy.stats import wilcoxon
+
             lines.append("Wilcoxon train vs test " + format_p(
-                float(sps.wilcoxon(y, x, nan_policy="omit").pvalue)))
+                float(wilcoxon(y, x, nan_policy="omit").pvalue)))
         _note(ax, lines)
     _flag_legend(fig, alpha, [(Line2D([], [], color=GREY, linestyle="--"), "x = y")])
     fig.suptitle("Fig. 7  Loss cost of removing the interaction: training vs held-out pairs",
@@ -523,13 +527,14 @@ def fig7(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
     return fig
 
 
-def select_fig8_models(models: pd.DataFrame, alpha: float, per_padding: int = 1,
-                       controls: Sequence[str] = ("neg",)) -> pd.DataFrame:
-    """The models fig8 shows: per padding, the flagged models of the first present control.
+def select_fig8_models(models: pd.DataFrame, *, alpha: float, fig8_models: int,
+                       focus_controls: Sequence[str]) -> pd.DataFrame:
+    """The models fig8 shows: per padding, flagged models of the focus controls.
 
-    Flagged models (``p_paired < alpha``) are taken in order of increasing
-    ``p_paired``, at most ``per_padding`` of them; a padding with none flagged shows its
-    model with the smallest ``p_paired``.
+    Among the models of ``focus_controls`` (every control when none of them is
+    present), flagged models (``p_paired < alpha``) are taken in order of increasing
+    ``p_paired``, at most ``fig8_models`` per padding; a padding with none flagged
+    shows its model with the smallest ``p_paired``.
 
     Returns
     -------
@@ -537,26 +542,29 @@ def select_fig8_models(models: pd.DataFrame, alpha: float, per_padding: int = 1,
         The chosen rows of ``models``, with a boolean ``flagged`` column.
     """
     present = list(dict.fromkeys(models["control"]))
-    chosen_controls = [c for c in controls if c in present] or present
+    chosen_controls = [c for c in focus_controls if c in present] or present
     candidates = models[models["control"].isin(chosen_controls)].copy()
     candidates["flagged"] = flagged(candidates, alpha)
     rows = []
-    for padding in _present(candidates["padding"], PADDING_ORDER):
+    for padding in _present(candidates["padding"], PADDINGS):
         group = candidates[candidates["padding"] == padding].sort_values(
             "p_paired", kind="stable", na_position="last")
         hits = group[group["flagged"]]
-        rows.append(hits.head(per_padding) if len(hits) else group.head(1))
+        rows.append(hits.head(fig8_models) if len(hits) else group.head(1))
     return pd.concat(rows, ignore_index=True) if rows else candidates.head(0)
 
 
-def fig8(chosen: pd.DataFrame, pairs: pd.DataFrame, alpha: float = 0.05) -> Figure:
-    """Per-pair loss with and without the interaction for the chosen model(s).
+def fig8(models: pd.DataFrame, pairs: pd.DataFrame, *, alpha: float, fig8_models: int,
+         focus_controls: Sequence[str]) -> Figure:
+    """Per-pair loss with and without the interaction for the model(s) of :func:`select_fig8_models`.
 
     Parameters
     ----------
-    chosen : pandas.DataFrame
-        Rows of ``models.tsv`` to show (:func:`select_fig8_models`); uses ``control``,
-        ``padding``, ``model``, ``p_paired``, ``p_unpaired`` and ``flagged``.
+    models : pandas.DataFrame
+        ``models.tsv``; uses ``control``, ``padding``, ``model``, ``p_paired`` and
+        ``p_unpaired``.
+    fig8_models, focus_controls : int, sequence of str
+        Which models to show (:func:`select_fig8_models`).
     pairs : pandas.DataFrame
         Test-pair tables holding at least those models; uses ``loss_orig``,
         ``loss_main`` and ``delta``.
@@ -569,6 +577,7 @@ def fig8(chosen: pd.DataFrame, pairs: pd.DataFrame, alpha: float = 0.05) -> Figu
         One column per model: overlaid histograms of ``loss_orig`` and ``loss_main``
         (top), the per-pair difference Δ (bottom).
     """
+    chosen = select_fig8_models(models, alpha=alpha, fig8_models=fig8_models, focus_controls=focus_controls)
     cols = max(len(chosen), 1)
     fig = Figure(figsize=(4.0 * cols, 6.0), layout="constrained")
     axes = np.asarray(fig.subplots(2, cols, squeeze=False))
@@ -626,7 +635,7 @@ def fig8(chosen: pd.DataFrame, pairs: pd.DataFrame, alpha: float = 0.05) -> Figu
     return fig
 
 
-def figS1(pairs: pd.DataFrame, models: pd.DataFrame | None = None, gridsize: int = 40) -> Figure:
+def figS1(pairs: pd.DataFrame, models: pd.DataFrame | None = None, *, hexbin_gridsize: int) -> Figure:
     """Interaction I vs the summed main effects M_G + M_T, per pair (hexbin).
 
     Parameters
@@ -635,7 +644,7 @@ def figS1(pairs: pd.DataFrame, models: pd.DataFrame | None = None, gridsize: int
         Stacked test-pair tables; uses ``m_g``, ``m_t`` and ``interaction``.
     models : pandas.DataFrame, optional
         ``models.tsv``; when given, the median per-model Pearson r (``r_I_main``) is shown.
-    gridsize : int
+    hexbin_gridsize : int
         Hexagons across the x axis.
 
     Returns
@@ -644,11 +653,11 @@ def figS1(pairs: pd.DataFrame, models: pd.DataFrame | None = None, gridsize: int
     """
     return _pair_hexbins(
         pairs, lambda g: g["m_g"] + g["m_t"], lambda g: g["interaction"], models, "r_I_main",
-        r"$M_G + M_T$ (counts)", "interaction I (counts)", gridsize,
+        r"$M_G + M_T$ (counts)", "interaction I (counts)", hexbin_gridsize,
         "Fig. S1  Interaction vs summed main effects (test pairs, all models pooled)")
 
 
-def figS2(pairs: pd.DataFrame, models: pd.DataFrame | None = None, gridsize: int = 40) -> Figure:
+def figS2(pairs: pd.DataFrame, models: pd.DataFrame | None = None, *, hexbin_gridsize: int) -> Figure:
     """Main-effect error (true M_G + M_T minus predicted) vs the interaction I (hexbin).
 
     Parameters
@@ -658,7 +667,7 @@ def figS2(pairs: pd.DataFrame, models: pd.DataFrame | None = None, gridsize: int
         ``interaction``.
     models : pandas.DataFrame, optional
         ``models.tsv``; when given, the median per-model ``r_I_main_error`` is shown.
-    gridsize : int
+    hexbin_gridsize : int
         Hexagons across the x axis.
 
     Returns
@@ -669,23 +678,24 @@ def figS2(pairs: pd.DataFrame, models: pd.DataFrame | None = None, gridsize: int
         pairs, lambda g: g["interaction"],
         lambda g: (g["true_m_g"] + g["true_m_t"]) - (g["m_g"] + g["m_t"]), models, "r_I_main_error",
         "interaction I (counts)",
-        "main-effect error (counts):\n" + r"true − predicted $M_G + M_T$", gridsize,
+        "main-effect error (counts):\n" + r"true − predicted $M_G + M_T$", hexbin_gridsize,
         "Fig. S2  Main-effect error vs interaction (test pairs, all models pooled)")
 
 
 def _pair_hexbins(pairs: pd.DataFrame, fx: Callable, fy: Callable, models: pd.DataFrame | None,
-                  r_column: str, xlabel: str, ylabel: str, gridsize: int, title: str) -> Figure:
+                  r_column: str, xlabel: str, ylabel: str, hexbin_gridsize: int, title: str) -> Figure:
+    from lookloss.stats import pearson
+
     controls, paddings = _panels(pairs)
     fig, axes = _grid(controls, paddings, size=(4.2, 3.2))
     for ax, control, padding, group in _panel_groups(pairs, axes, controls, paddings):
         x, y = fx(group).to_numpy(float), fy(group).to_numpy(float)
-        _hexbin(fig, ax, x, y, gridsize)
+        _hexbin(fig, ax, x, y, hexbin_gridsize)
         ax.axhline(0, color="white", linewidth=0.6, linestyle=":")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel, fontsize=8)
         ok = np.isfinite(x) & np.isfinite(y)
-        r = (sps.pearsonr(x[ok], y[ok]).statistic
-             if ok.sum() >= 2 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0 else float("nan"))
+        r = pearson(x[ok], y[ok])
         lines = [f"n = {len(group)} pairs, {group['model'].nunique()} models",
                  f"pooled Pearson r = {r:.2f}" if np.isfinite(r) else "pooled Pearson r = n/a"]
         if models is not None and r_column in models:
@@ -712,6 +722,8 @@ def figS3(models: pd.DataFrame) -> Figure:
     matplotlib.figure.Figure
         One panel per padding, bars per control, with a two-sided sign (binomial) test.
     """
+    from scipy.stats import binomtest
+
     controls, paddings = _panels(models)
     fig = Figure(figsize=(3.4 * max(len(paddings), 1), 3.4), layout="constrained")
     axes = np.asarray(fig.subplots(1, max(len(paddings), 1), squeeze=False, sharey=True))[0]
@@ -728,7 +740,7 @@ def figS3(models: pd.DataFrame) -> Figure:
                 bar = ax.bar(k + offset, count, width, color=colour, alpha=0.8)
                 ax.bar_label(bar, fontsize=7)
             labels.append(control)
-            p = sps.binomtest(pos, pos + neg).pvalue if pos + neg else float("nan")
+            p = binomtest(pos, pos + neg).pvalue if pos + neg else float("nan")
             lines.append(f"{control}: n = {len(mean_i)}, sign test {format_p(p)}")
         ax.set_xticks(range(len(controls)),
                       [CONTROL_LABEL.get(c, c).replace(" (", "\n(") for c in controls], fontsize=7)
@@ -744,7 +756,7 @@ def figS3(models: pd.DataFrame) -> Figure:
     return fig
 
 
-def figS4(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
+def figS4(models: pd.DataFrame, *, alpha: float) -> Figure:
     """Median Δ on test pairs vs at random positions (the random-position null).
 
     Parameters
@@ -780,16 +792,16 @@ def figS4(models: pd.DataFrame, alpha: float = 0.05) -> Figure:
     return fig
 
 
-def figS5(ppms: Mapping[str, np.ndarray], labels: Mapping[str, str] | None = None) -> Figure:
+def figS5(ppms: Mapping[str, np.ndarray], *, motifs: Mapping[str, str]) -> Figure:
     """Information-content sequence logos of the motifs.
 
     Parameters
     ----------
     ppms : mapping of str to numpy.ndarray, shape=(4, w)
-        Position probability matrices (A, C, G, T rows), e.g. smoothed by
-        :func:`lookloss.motifs.smooth`.
-    labels : mapping of str to str, optional
-        Panel titles keyed like ``ppms``.
+        Position probability matrices (A, C, G, T rows) keyed by role (``gata``,
+        ``tal``), e.g. smoothed by :func:`lookloss.motifs.smooth`.
+    motifs : mapping of str to str
+        The motifs' names keyed by role (config ``simulation.motifs``), for the titles.
 
     Returns
     -------
@@ -799,12 +811,12 @@ def figS5(ppms: Mapping[str, np.ndarray], labels: Mapping[str, str] | None = Non
     widths = [np.asarray(p).shape[1] for p in ppms.values()] or [1]
     fig = Figure(figsize=(0.32 * max(widths) + 1.2, 1.9 * max(len(ppms), 1)), layout="constrained")
     axes = np.asarray(fig.subplots(max(len(ppms), 1), 1, squeeze=False))[:, 0]
-    for ax, (name, ppm) in zip(axes, ppms.items(), strict=False):
+    for ax, (role, ppm) in zip(axes, ppms.items(), strict=False):
         heights = information_content(ppm)
         for col in range(heights.shape[1]):
             bottom = 0.0
             for row in np.argsort(heights[:, col], kind="stable"):
-                _letter(ax, "ACGT"[row], col + 1, bottom, heights[row, col])
+                _letter(ax, ALPHABET[row], col + 1, bottom, heights[row, col])
                 bottom += heights[row, col]
         ax.set_xlim(0.5, heights.shape[1] + 0.5)
         ax.set_ylim(0, 2)
@@ -812,7 +824,7 @@ def figS5(ppms: Mapping[str, np.ndarray], labels: Mapping[str, str] | None = Non
         ax.set_xlabel("position in motif (bp)")
         ax.set_ylabel("information\n(bits)")
         ax.spines[["top", "right"]].set_visible(False)
-        ax.set_title((labels or {}).get(name, name) + f" ({heights.shape[1]} bp)", fontsize=9)
+        ax.set_title(f"{ROLE_FACTORS.get(role, role)}: {motifs[role]} ({heights.shape[1]} bp)", fontsize=9)
     fig.suptitle("Fig. S5  The simulated motifs", fontsize=10)
     return fig
 
@@ -834,77 +846,141 @@ def _letter(ax: Axes, letter: str, x: float, bottom: float, height: float) -> No
 
 
 # ----------------------------------------------------------------------------- workflow
-FIGURES = ["fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "figS1", "figS2", "figS3", "figS4",
-           "figS5"]
-PAIR_COLUMNS = {
-    "fig6": ["gata_start", "tal_start", "interaction"],
-    "fig8": ["loss_orig", "loss_main", "delta"],
-    "figS1": ["m_g", "m_t", "interaction"],
-    "figS2": ["m_g", "m_t", "true_m_g", "true_m_t", "interaction"],
+@dataclass(frozen=True)
+class FigureSpec:
+    """How one figure is built from the workflow's files.
+
+    Attributes
+    ----------
+    draw : callable
+        The drawing function. It is called with the loaded inputs as keywords
+        (``models``, ``summary``: DataFrames; ``pairs``: stacked test-pair tables;
+        ``ppms``: the motif matrices keyed by role, from ``motif_file``) and with
+        ``options``.
+    inputs : tuple of str
+        What it reads, among :data:`INPUTS`.
+    options : tuple of str
+        Keyword options of ``draw``, each named like its config key.
+    pair_columns : tuple of str
+        Columns of the test-pair tables it reads (when ``pairs`` is an input).
+    focus : bool
+        A figure about the focus controls (the additive truth, the study's negative
+        control): it reads only their pair tables (option ``focus_controls``).
+    pairs_of : callable, optional
+        ``(models, options) -> DataFrame`` of the models whose pair tables are read,
+        when the figure shows only some models.
+    """
+
+    draw: Callable[..., Figure]
+    inputs: tuple[str, ...]
+    options: tuple[str, ...] = ()
+    pair_columns: tuple[str, ...] = ()
+    focus: bool = False
+    pairs_of: Callable[..., pd.DataFrame] | None = None
+
+    @property
+    def all_options(self) -> tuple[str, ...]:
+        """Every option the figure depends on: ``options`` and those its inputs are read with."""
+        extra = [o for i in self.inputs for o in INPUT_OPTIONS.get(i, ())]
+        extra += ["focus_controls"] if self.focus else []
+        return tuple(dict.fromkeys([*self.options, *extra]))
+
+
+#: Inputs a figure may read: the workflow's file (or files) each stands for.
+INPUTS = {
+    "models": "tables/models.tsv",
+    "summary": "tables/summary.tsv",
+    "pairs": "interactions/{control}/{padding}/{model}/test.parquet of every model (of the focus controls)",
+    "motif_file": "the MEME motif file (config simulation.motif_file)",
+}
+#: Options an input is read with (the motif file: which motifs, how smoothed).
+INPUT_OPTIONS = {"motif_file": ("motifs", "pseudocount")}
+
+_STARTS = tuple(start_key(role) for role in ROLE_FACTORS)
+
+
+def _fig8_models(models: pd.DataFrame, options: Mapping[str, Any]) -> pd.DataFrame:
+    return select_fig8_models(models, alpha=options["alpha"], fig8_models=options["fig8_models"],
+                              focus_controls=options["focus_controls"])
+
+
+#: Every figure of the study: name -> how it is built (poster numbering; STUDY.md section 6).
+FIGURES: dict[str, FigureSpec] = {
+    "fig3": FigureSpec(fig3, ("models",), ("alpha",)),
+    "fig4": FigureSpec(fig4, ("models",), ("alpha",)),
+    "fig5": FigureSpec(fig5, ("models", "summary"), ("alpha",)),
+    "fig6": FigureSpec(fig6, ("pairs", "motif_file"), ("seq_len", "hexbin_gridsize", "distance_bin"),
+                       (*_STARTS, "interaction"), focus=True),
+    "fig7": FigureSpec(fig7, ("models",), ("alpha",)),
+    "fig8": FigureSpec(fig8, ("models", "pairs"), ("alpha", "fig8_models", "focus_controls"),
+                       ("loss_orig", "loss_main", "delta"), focus=True, pairs_of=_fig8_models),
+    "figS1": FigureSpec(figS1, ("pairs", "models"), ("hexbin_gridsize",), ("m_g", "m_t", "interaction")),
+    "figS2": FigureSpec(figS2, ("pairs", "models"), ("hexbin_gridsize",),
+                        ("m_g", "m_t", "true_m_g", "true_m_t", "interaction")),
+    "figS3": FigureSpec(figS3, ("models",)),
+    "figS4": FigureSpec(figS4, ("models",), ("alpha",)),
+    "figS5": FigureSpec(figS5, ("motif_file",), ("motifs",)),
 }
 
 
 def build(name: str, *, models: str | Path | None = None, summary: str | Path | None = None,
-          interactions: Sequence[str | Path] = (), motif_file: str | Path | None = None,
-          options: Mapping[str, Any] | None = None) -> Figure:
+          pairs: Sequence[str | Path] = (), motif_file: str | Path | None = None,
+          options: Mapping[str, Any]) -> Figure:
     """Read what figure ``name`` needs from the workflow's files and draw it.
 
     Parameters
     ----------
     name : str
-        One of :data:`FIGURES`.
+        A key of :data:`FIGURES`.
     models, summary : path, optional
         ``models.tsv`` and ``summary.tsv``.
-    interactions : sequence of path
-        Test-pair Parquet files (figures 6, 8, S1, S2); fig8 reads only the ones of the
-        models it shows.
+    pairs : sequence of path
+        Test-pair Parquet files (``.../{control}/{padding}/{model}/test.parquet``); a
+        figure reads only those it shows (see :class:`FigureSpec`).
     motif_file : path, optional
-        MEME motif file (figS5 and the motif widths of fig6).
-    options : mapping, optional
-        ``alpha``, ``gridsize``, ``distance_bin``, ``fig8_models``, ``seq_len``,
-        ``motif_names`` (dict ``gata``/``tal`` to MEME name) and ``pseudocount``.
+        MEME motif file.
+    options : mapping
+        At least the figure's :attr:`FigureSpec.all_options`.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    opt = dict(options or {})
-    alpha = float(opt.get("alpha", 0.05))
-    gridsize = int(opt.get("gridsize", 40))
-    table = pd.read_csv(models, sep="\t") if models is not None else None
-    per_model = {"fig3": fig3, "fig4": fig4, "fig7": fig7, "figS4": figS4}
-    if name in per_model:
-        return per_model[name](table, alpha=alpha)
-    if name == "figS3":
-        return figS3(table)
-    if name == "fig5":
-        return fig5(table, pd.read_csv(summary, sep="\t") if summary is not None else None, alpha)
-    if name in ("fig6", "figS5"):
-        ppms = _read_ppms(motif_file, opt)
-        if name == "figS5":
-            factors = {"gata": "GATA1", "tal": "TAL1"}
-            return figS5(ppms, {v: f"{factors.get(k, k)}: {v}" for k, v in opt["motif_names"].items()})
-        widths = {key: ppms[value].shape[1] for key, value in opt["motif_names"].items()}
-        return fig6(read_interactions(interactions, PAIR_COLUMNS["fig6"]), widths,
-                    int(opt.get("seq_len", 100)), gridsize, float(opt.get("distance_bin", 5)))
-    if name == "fig8":
-        chosen = select_fig8_models(table, alpha, int(opt.get("fig8_models", 1)))
-        wanted = set(zip(chosen["control"], chosen["padding"], chosen["model"], strict=True))
-        paths = [p for p in map(Path, interactions)
-                 if p.stem == "test" and (p.parts[-4], p.parts[-3], p.parts[-2]) in wanted]
-        return fig8(chosen, read_interactions(paths, PAIR_COLUMNS["fig8"]), alpha)
-    if name in ("figS1", "figS2"):
-        pairs = read_interactions(interactions, PAIR_COLUMNS[name])
-        return (figS1 if name == "figS1" else figS2)(pairs, table, gridsize)
-    raise ValueError(f"unknown figure {name!r}; known: {FIGURES}")
+    try:
+        spec = FIGURES[name]
+    except KeyError:
+        raise ValueError(f"unknown figure {name!r}; known: {list(FIGURES)}") from None
+    missing = [option for option in spec.all_options if option not in options]
+    if missing:
+        raise ValueError(f"figure {name!r} needs the option(s) {missing}")
+    files = {"models": models, "summary": summary, "motif_file": motif_file}
+    absent = [i for i in spec.inputs if i != "pairs" and files[i] is None]
+    if absent:
+        raise ValueError(f"figure {name!r} needs the input(s) {absent}")
+    data: dict[str, Any] = {}
+    for table in ("models", "summary"):
+        if table in spec.inputs:
+            data[table] = pd.read_csv(files[table], sep="\t")
+    if "pairs" in spec.inputs:
+        where = {Path(p): parse_model_path(p) for p in pairs}
+        if spec.focus:
+            where = {p: w for p, w in where.items() if w.control in options["focus_controls"]}
+        if spec.pairs_of is not None:
+            shown = spec.pairs_of(data["models"], options)
+            wanted = set(zip(shown["control"], shown["padding"], shown["model"], strict=True))
+            where = {p: w for p, w in where.items() if tuple(w) in wanted}
+        data["pairs"] = read_interactions(where, spec.pair_columns)
+    if "motif_file" in spec.inputs:
+        data["ppms"] = read_ppms(motif_file, options["motifs"], options["pseudocount"])
+    return spec.draw(**data, **{option: options[option] for option in spec.options})
 
 
-def _read_ppms(motif_file: str | Path | None, opt: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def read_ppms(motif_file: str | Path, motifs: Mapping[str, str], pseudocount: float) -> dict[str, np.ndarray]:
+    """The smoothed matrices of the motifs named in ``motifs`` (role -> name), keyed by role."""
     from lookloss.motifs import read_motifs, smooth
 
-    names = list(opt["motif_names"].values())
-    return {name: smooth(ppm, float(opt.get("pseudocount", 0.0)))
-            for name, ppm in read_motifs(motif_file, names).items()}
+    ppms = read_motifs(motif_file, list(motifs.values()))
+    return {role: smooth(ppms[name], pseudocount) for role, name in motifs.items()}
 
 
 def save(fig: Figure, pdf_path: str | Path, png_path: str | Path, dpi: int = 150) -> None:

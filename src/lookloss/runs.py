@@ -1,9 +1,10 @@
 """What one workflow job does, as plain functions of paths (the scripts only unpack).
 
 Keeping the jobs here lets a user run any step from Python without Snakemake, and
-keeps the Snakemake scripts free of logic. Each job imports only what it needs
-(scipy and the analysis modules are imported inside the analysis jobs), since a
-job's imports are paid once per job and there are hundreds of jobs.
+keeps the Snakemake scripts free of logic. Each job imports only what it needs, inside
+its function (torch for training and analysis; scipy and the analysis modules for the
+analysis; neither for the tables), since a job's imports are paid once per job and
+there are hundreds of jobs.
 """
 
 from __future__ import annotations
@@ -16,13 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 import lookloss
-from lookloss import io, models, training
-from lookloss.transforms import anscombe
-
-PAIR_SETS = ("test", "train", "shuffled", "randpos")
+from lookloss import io, layout
+from lookloss.layout import ONEHOT, PAIR_SETS, counts_key
 
 
 def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | Path],
@@ -50,20 +48,25 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
     dict
         The metrics written to ``metrics.json``.
     """
+    import torch
+
+    from lookloss import inference, models, training
+    from lookloss.transforms import anscombe
+
     log = log or logging.getLogger("lookloss")
     torch.set_num_threads(threads)
-    device = training.resolve_device(settings["device"])
+    device = inference.resolve_device(settings["device"])
     control, seed = identity["control"], int(identity["seed"])
     data = {name: io.load_npz(path) for name, path in split_paths.items()}
 
     def xy(split: str) -> tuple[np.ndarray, np.ndarray]:
-        return data[split]["onehot"], anscombe(data[split][f"y_{control}"].astype(np.float32))
+        return data[split][ONEHOT], anscombe(data[split][counts_key(control)].astype(np.float32))
 
-    seq_len = data["train"]["onehot"].shape[-1]
+    seq_len = data["train"][ONEHOT].shape[-1]
     model = models.build(identity["arch"], identity["padding"], seq_len,
                          generator=training.init_generator(seed))
     log.info("training %s on %s (%d threads): %d train, %d validation sequences",
-             dict(identity), device, threads, len(data["train"]["onehot"]), len(data["valid"]["onehot"]))
+             dict(identity), device, threads, len(data["train"][ONEHOT]), len(data["valid"][ONEHOT]))
 
     def on_epoch(row: Mapping[str, float]) -> None:
         log.info("epoch %4d  train_loss %.5f  val_loss %.5f  %.2f s",
@@ -72,11 +75,11 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
     result = training.train(
         model, *xy("train"), *xy("valid"), l1=float(identity["l1"]), seed=seed,
         batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
-        adam_eps=settings.get("adam_eps", 1e-7), max_epochs=settings["max_epochs"],
+        adam_eps=settings["adam_eps"], max_epochs=settings["max_epochs"],
         patience=settings["patience"], device=device, on_epoch=on_epoch,
     )
     model = model.cpu()
-    test_mse = training.mse(model, *xy("test"))
+    test_mse = inference.mse(model, *xy("test"))
     metrics = {
         "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
         "val_loss": result.best_val_loss, "test_mse": test_mse, "n_params": models.n_params(model),
@@ -122,7 +125,7 @@ def analyse_model(model_path: str | Path, metrics_path: str | Path,
     dict
         The model's row: ``identity``, ``model`` and :func:`lookloss.tables.model_row`.
     """
-    from lookloss import interactions, tables
+    from lookloss import interactions, models, tables
 
     log = log or logging.getLogger("lookloss")
     model = models.load(model_path, arch=identity["arch"], padding=identity["padding"])
@@ -141,7 +144,7 @@ def analyse_model(model_path: str | Path, metrics_path: str | Path,
         log.info("%s: %d pairs, mean |I| %.3f, median delta %.4f", name, len(sets[name]),
                  sets[name]["interaction"].abs().mean(), sets[name]["delta"].median())
     row = {**identity,
-           "model": tables.model_id(identity["arch"], float(identity["l1"]), int(identity["seed"])),
+           "model": layout.model_id(identity["arch"], identity["l1"], identity["seed"]),
            **tables.model_row(sets, metrics)}
     io.write_json(stats_path, {k: _plain(v) for k, v in row.items()})
     return row
@@ -155,7 +158,7 @@ def analyse_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, s
     way: a process start (importing torch, pandas and scipy) costs about as much
     CPU time as the analysis of one model at paper scale. Like
     :func:`lookloss.training.train`, this applies
-    :func:`lookloss.training.keep_freed_memory` to the process.
+    :func:`lookloss.inference.keep_freed_memory` to the process.
 
     Parameters
     ----------
@@ -170,8 +173,10 @@ def analyse_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, s
     list of dict
         The models' rows, in the order of ``jobs``.
     """
+    from lookloss import inference
+
     log = log or logging.getLogger("lookloss")
-    training.keep_freed_memory()  # else every ~15 MB activation is a fresh mmap: 15 s of page faults per job
+    inference.keep_freed_memory()  # else every ~15 MB activation is a fresh mmap: 15 s of page faults per job
     pair_sets = load_pair_sets(pair_paths)
     rows = []
     for job in jobs:
@@ -186,7 +191,7 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def write_tables(stats_paths: list[str | Path], alpha: float, min_fraction: float,
+def write_tables(stats_paths: list[str | Path], alpha: float, consistency_fraction: float,
                  out: Mapping[str, str | Path]) -> pd.DataFrame:
     """Collect per-model statistics into ``models.tsv``, ``summary.tsv``, ``consistency.tsv``."""
     from lookloss import tables
@@ -196,5 +201,5 @@ def write_tables(stats_paths: list[str | Path], alpha: float, min_fraction: floa
     model_table = pd.DataFrame(rows).sort_values(order, kind="stable").reset_index(drop=True)
     io.write_tsv(out["models"], model_table)
     io.write_tsv(out["summary"], tables.summary_table(model_table, alpha))
-    io.write_tsv(out["consistency"], tables.consistency_table(model_table, alpha, min_fraction))
+    io.write_tsv(out["consistency"], tables.consistency_table(model_table, alpha, consistency_fraction))
     return model_table

@@ -22,13 +22,8 @@ import pandas as pd
 import torch
 from tangermeme.ersatz import dinucleotide_shuffle
 
-from lookloss import io, motifs
-
-PADDINGS = ("valid", "same")
-CONTROLS = ("neg", "pos")
-SPLITS = ("train", "valid", "test")
-PAIR_SETS = ("test", "train", "shuffled", "randpos")
-VARIANTS = ("gt", "g", "t", "0")
+from lookloss import io, layout, motifs
+from lookloss.layout import INDEX, ONEHOT, PADDINGS, PAIR_SETS, SPLITS, VARIANTS, counts_key, rate_key, start_key
 
 # Stream identifiers: one independent random stream per purpose.
 _TRAIN_POOL, _TEST_POOL, _COUNTS, _KNOCKOUT, _SHUFFLE, _RANDPOS = range(1, 7)
@@ -83,11 +78,12 @@ class Simulation:
 
     @classmethod
     def from_config(cls, section: dict[str, Any], base_dir: str | Path = ".") -> Simulation:
-        """Build from the ``simulation`` config section.
+        """Build from the ``simulation`` config section, checked and completed with its
+        defaults by :func:`lookloss.config.check`.
 
         ``motif_file`` is resolved relative to ``base_dir`` unless absolute.
         """
-        background = np.array([section["background"][b] for b in motifs.ALPHABET], dtype=float)
+        background = np.array([section["background"][b] for b in layout.ALPHABET], dtype=float)
         names = section["motifs"]
         path = Path(section["motif_file"])
         if not path.is_absolute():
@@ -106,7 +102,7 @@ class Simulation:
             background=background,
             gata=motif(names["gata"]),
             tal=motif(names["tal"]),
-            motif_probability=section.get("motif_probability", 0.5),
+            motif_probability=section["motif_probability"],
             mu=section["mu"],
             pair_min_logodds=section["pair_min_logodds"],
             knockout_min_ddg=section["knockout_min_ddg"],
@@ -174,7 +170,8 @@ def embed(codes: np.ndarray, starts: np.ndarray, instances: np.ndarray) -> np.nd
 
 
 def simulate_sequences(sim: Simulation, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Background sequences with a GATA1 and a TAL1 instance, each with probability 1/2.
+    """Background sequences, each carrying a GATA1 and a TAL1 instance with probability
+    ``sim.motif_probability`` each (independently).
 
     Returns
     -------
@@ -192,8 +189,8 @@ def simulate_sequences(sim: Simulation, n: int, rng: np.random.Generator) -> dic
     )
     codes = embed(codes, gata_start, sample_instances(rng, sim.gata.ppm, n))
     codes = embed(codes, tal_start, sample_instances(rng, sim.tal.ppm, n))
-    return {"codes": codes, "gata_start": gata_start.astype(np.int64),
-            "tal_start": tal_start.astype(np.int64)}
+    return {"codes": codes, start_key("gata"): gata_start.astype(np.int64),
+            start_key("tal"): tal_start.astype(np.int64)}
 
 
 # --------------------------------------------------------------------------- labels
@@ -263,10 +260,10 @@ def variants(codes: np.ndarray, gata_start: np.ndarray, tal_start: np.ndarray,
     """
     g = embed(codes, tal_start, tal_ko)
     t = embed(codes, gata_start, gata_ko)
-    return {"gt": codes, "g": g, "t": t, "0": embed(g, gata_start, gata_ko)}
+    return dict(zip(VARIANTS, (codes, g, t, embed(g, gata_start, gata_ko)), strict=True))
 
 
-def random_positions(rng: np.random.Generator, sim: Simulation, n: int) -> tuple[np.ndarray, np.ndarray]:
+def random_windows(rng: np.random.Generator, sim: Simulation, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Random GATA1- and TAL1-width windows obeying the pair separation rule."""
     g = np.zeros(n, dtype=np.int64)
     t = np.zeros(n, dtype=np.int64)
@@ -284,17 +281,17 @@ def pair_arrays(sim: Simulation, padding: str, index: np.ndarray, gata_start: np
                 ) -> dict[str, np.ndarray]:
     """Assemble a pair set: one-hot variants, observed counts and the λ of every variant."""
     out: dict[str, np.ndarray] = {
-        "index": index.astype(np.int64),
-        "gata_start": gata_start.astype(np.int64),
-        "tal_start": tal_start.astype(np.int64),
+        INDEX: index.astype(np.int64),
+        start_key("gata"): gata_start.astype(np.int64),
+        start_key("tal"): tal_start.astype(np.int64),
     }
     for v in VARIANTS:
-        out[f"s_{v}"] = motifs.to_onehot(seqs[v])
+        out[layout.variant_key(v)] = motifs.to_onehot(seqs[v])
     for control in sim.controls:
-        out[f"y_{control}"] = y[control].astype(np.int64)
+        out[counts_key(control)] = y[control].astype(np.int64)
     for v in VARIANTS:
         for control, lam in oracle(sim, seqs[v], padding).items():
-            out[f"lam_{control}_{v}"] = lam
+            out[rate_key(control, v)] = lam
     return out
 
 
@@ -337,34 +334,35 @@ def simulate(sim: Simulation, padding: str) -> dict[str, dict[str, np.ndarray]]:
     for split, seq in pools.items():
         lam = oracle(sim, seq["codes"], padding)
         y = draw_counts(stream(sim.seed, _COUNTS, _SPLIT_ID[split]), lam)
-        out[split] = {"onehot": motifs.to_onehot(seq["codes"]),
-                      **{f"y_{c}": y[c] for c in lam},
-                      **{f"lam_{c}": lam[c] for c in lam},
-                      "gata_start": seq["gata_start"], "tal_start": seq["tal_start"]}
+        out[split] = {ONEHOT: motifs.to_onehot(seq["codes"]),
+                      **{counts_key(c): y[c] for c in lam},
+                      **{rate_key(c): lam[c] for c in lam},
+                      **{start_key(r): seq[start_key(r)] for r in layout.ROLES}}
 
     ko_rng = stream(sim.seed, _KNOCKOUT)
     for name, split in (("test", "test"), ("train", "train")):
         seq = pools[split]
-        idx = np.flatnonzero(pair_mask(sim, seq["codes"], seq["gata_start"], seq["tal_start"]))
-        g, t = seq["gata_start"][idx], seq["tal_start"][idx]
+        g, t = seq[start_key("gata")], seq[start_key("tal")]
+        idx = np.flatnonzero(pair_mask(sim, seq["codes"], g, t))
+        g, t = g[idx], t[idx]
         gata_ko = knockouts(ko_rng, sim.gata, idx.size, sim.knockout_min_ddg)
         tal_ko = knockouts(ko_rng, sim.tal, idx.size, sim.knockout_min_ddg)
         seqs = variants(seq["codes"][idx], g, t, gata_ko, tal_ko)
-        y = {c: out[split][f"y_{c}"][idx] for c in sim.controls}
-        out[f"pairs_{name}"] = pair_arrays(sim, padding, idx, g, t, seqs, y)
+        y = {c: out[split][counts_key(c)][idx] for c in sim.controls}
+        out[layout.pairs_name(name)] = pair_arrays(sim, padding, idx, g, t, seqs, y)
 
-    test_pairs = out["pairs_test"]
-    idx, g, t = test_pairs["index"], test_pairs["gata_start"], test_pairs["tal_start"]
+    test_pairs = out[layout.pairs_name("test")]
+    idx, g, t = test_pairs[INDEX], test_pairs[start_key("gata")], test_pairs[start_key("tal")]
     original = pools["test"]["codes"][idx]
-    out["pairs_shuffled"] = _shuffled_null(sim, padding, idx, g, t, original)
+    out[layout.pairs_name("shuffled")] = _shuffled_null(sim, padding, idx, g, t, original)
 
     rp_rng = stream(sim.seed, _RANDPOS)
-    rg, rt = random_positions(rp_rng, sim, idx.size)
+    rg, rt = random_windows(rp_rng, sim, idx.size)
     seqs = variants(original, rg, rt,
                     knockouts(rp_rng, sim.gata, idx.size, sim.knockout_min_ddg),
                     knockouts(rp_rng, sim.tal, idx.size, sim.knockout_min_ddg))
-    y = {c: test_pairs[f"y_{c}"] for c in sim.controls}
-    out["pairs_randpos"] = pair_arrays(sim, padding, idx, rg, rt, seqs, y)
+    y = {c: test_pairs[counts_key(c)] for c in sim.controls}
+    out[layout.pairs_name("randpos")] = pair_arrays(sim, padding, idx, rg, rt, seqs, y)
     return out
 
 
@@ -386,8 +384,7 @@ def _shuffled_null(sim: Simulation, padding: str, idx: np.ndarray, g: np.ndarray
     return pair_arrays(sim, padding, idx, g, t, seqs, y)
 
 
-def summarise(data: dict[str, dict[str, np.ndarray]], controls: tuple[str, ...] = CONTROLS
-              ) -> pd.DataFrame:
+def summarise(data: dict[str, dict[str, np.ndarray]], controls: tuple[str, ...]) -> pd.DataFrame:
     """Counts and mean λ per split and motif category, and the size of every pair set.
 
     Returns
@@ -400,20 +397,20 @@ def summarise(data: dict[str, dict[str, np.ndarray]], controls: tuple[str, ...] 
     rows = []
     for split in SPLITS:
         arrays = data[split]
-        has_g, has_t = arrays["gata_start"] >= 0, arrays["tal_start"] >= 0
+        has_g, has_t = arrays[start_key("gata")] >= 0, arrays[start_key("tal")] >= 0
         categories = {"none": ~has_g & ~has_t, "gata": has_g & ~has_t,
                       "tal": ~has_g & has_t, "both": has_g & has_t}
         for category, mask in categories.items():
             row = {"section": "split", "name": split, "category": category, "n": int(mask.sum())}
             for c in controls:
-                row[f"mean_lam_{c}"] = float(arrays[f"lam_{c}"][mask].mean()) if mask.any() else np.nan
+                row[f"mean_lam_{c}"] = float(arrays[rate_key(c)][mask].mean()) if mask.any() else np.nan
             rows.append(row)
     for pair_set in PAIR_SETS:
-        arrays = data[f"pairs_{pair_set}"]
-        row = {"section": "pairs", "name": pair_set, "category": "s_gt",
-               "n": int(arrays["index"].size)}
+        arrays = data[layout.pairs_name(pair_set)]
+        row = {"section": "pairs", "name": pair_set, "category": layout.variant_key("gt"),
+               "n": int(arrays[INDEX].size)}
         for c in controls:
-            lam = arrays[f"lam_{c}_gt"]
+            lam = arrays[rate_key(c, "gt")]
             row[f"mean_lam_{c}"] = float(lam.mean()) if lam.size else np.nan
         rows.append(row)
     return pd.DataFrame(rows)

@@ -10,14 +10,8 @@ import pandas as pd
 
 from lookloss import stats
 
-ID_COLUMNS = ["control", "padding", "arch", "l1", "seed", "model"]
 TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude",
          "randpos": "p_randpos"}
-
-
-def model_id(arch: str, l1: float, seed: int) -> str:
-    """The folder name of a model: ``{arch}-l1_{l1:g}-seed_{seed}``."""
-    return f"{arch}-l1_{format(l1, 'g')}-seed_{seed}"
 
 
 def model_row(sets: Mapping[str, pd.DataFrame], metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,10 +82,10 @@ def summary_table(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def consistency_table(models: pd.DataFrame, alpha: float, min_fraction: float) -> pd.DataFrame:
+def consistency_table(models: pd.DataFrame, alpha: float, consistency_fraction: float) -> pd.DataFrame:
     """The study's call per control and padding, from consistency across architectures.
 
-    Rule: an architecture *supports* an interaction when more than ``min_fraction``
+    Rule: an architecture *supports* an interaction when more than ``consistency_fraction``
     of its models (all L1 weights and seeds) have a significant paired loss test on
     held-out pairs. The call is ``interaction`` when every architecture supports it,
     ``no interaction`` when none does, and ``inconsistent`` otherwise (an
@@ -103,7 +97,7 @@ def consistency_table(models: pd.DataFrame, alpha: float, min_fraction: float) -
         rows.append({"control": control, "padding": padding, "arch": arch,
                      "n_models": len(group), "n_sig_paired": n_sig,
                      "frac_sig_paired": n_sig / len(group),
-                     "supports": n_sig / len(group) > min_fraction})
+                     "supports": n_sig / len(group) > consistency_fraction})
     table = pd.DataFrame(rows)
     if table.empty:
         return table.assign(call=pd.Series(dtype=str))

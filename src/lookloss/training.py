@@ -10,11 +10,15 @@ weights are fixed by building the model with :func:`init_generator` of the same 
 ``models.build(arch, padding, generator=init_generator(seed))``. On the CPU the
 same seed gives bit-identical weights.
 
+Precision: the model's floating dtype (float32 for :func:`lookloss.models.build`;
+``model.double()`` trains in float64) is the dtype of the data and of every step.
+
 Speed (``benchmarks/train_throughput.py``, ``BENCHMARKS.md``): the loop computes
-exactly what the textbook ``DataLoader`` loop computes, but converts the data once
-to one float tensor and gathers batches with ``index_select``, uses the fused CPU
-Adam kernel, validates under ``inference_mode`` in large chunks and, on the CPU,
-stops glibc from handing freed memory back to the kernel (:func:`keep_freed_memory`),
+exactly what the textbook ``DataLoader`` loop (``benchmarks/textbook.py``) computes,
+but converts the data once to one float tensor and gathers batches with
+``index_select``, uses the fused CPU Adam kernel, validates under ``inference_mode``
+in large chunks and, on the CPU, stops glibc from handing freed memory back to the
+kernel (:func:`lookloss.inference.keep_freed_memory`),
 which otherwise can cost thousands of page faults per step. The convolutions take
 ~80 % of a step either way, so this gains 0-15 % CPU time, more where the textbook
 loop page-faults.
@@ -22,26 +26,28 @@ loop page-faults.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, Sampler, TensorDataset
 
+from lookloss.inference import (
+    PREDICT_BATCH,
+    ArrayLike,
+    as_inputs,
+    as_targets,
+    keep_freed_memory,
+    placement,
+    resolve_device,
+)
 from lookloss.models import l1_penalty
 
-ArrayLike = np.ndarray | torch.Tensor
 EpochCallback = Callable[[dict[str, Any]], None]
-
-#: Sequences per forward pass when only predicting (validation, :func:`predict`).
-PREDICT_BATCH = 2500
 
 
 @dataclass
@@ -79,60 +85,6 @@ def init_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn ``'auto' | 'cpu' | 'cuda[:k]'`` into a usable device.
-
-    ``'auto'`` picks CUDA when available, else the CPU. Asking for CUDA where there
-    is none raises ``RuntimeError`` rather than silently training on the CPU.
-    """
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {str(device)!r} requested but CUDA is not available (torch {torch.__version__})")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {str(device)!r}; use 'auto', 'cpu' or 'cuda'")
-    return device
-
-
-def keep_freed_memory() -> bool:
-    """Make glibc keep freed memory instead of handing it back to the kernel.
-
-    PyTorch frees and re-allocates every activation (~1 MB each) at every step. By
-    default glibc serves such blocks with fresh ``mmap``s or trims the heap, so each
-    step touches thousands of new pages; on small VMs the page faults cost as much
-    as the convolutions. This raises the mmap and trim thresholds (process-wide,
-    idempotent; it changes no result, only where memory comes from).
-
-    Returns
-    -------
-    bool
-        Whether the setting was applied (``False`` outside glibc).
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # resolved in the running process: glibc's
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    ok = mallopt(m_mmap_threshold, 256 << 20) == 1
-    ok &= mallopt(m_trim_threshold, 1 << 30) == 1
-    ok &= mallopt(m_top_pad, 64 << 20) == 1
-    return bool(ok)
-
-
-def as_inputs(x: ArrayLike, device: torch.device | str = "cpu") -> torch.Tensor:
-    """One-hot sequences ``(N, 4, L)`` (uint8 or float) as a contiguous float32 tensor."""
-    x = torch.as_tensor(x)
-    if x.ndim != 3:
-        raise ValueError(f"expected one-hot sequences of shape (N, 4, L), got {tuple(x.shape)}")
-    return x.to(device=device, dtype=torch.float32).contiguous()
-
-
-def as_targets(y: ArrayLike, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Anscombe targets as a float32 vector."""
-    return torch.as_tensor(y).to(device=device, dtype=torch.float32).reshape(-1).contiguous()
-
-
 def batch_orders(n: int, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     """Index batches of one epoch: a fresh permutation split into ``batch_size`` chunks.
 
@@ -157,33 +109,6 @@ def make_optimizer(model: nn.Module, learning_rate: float, adam_eps: float) -> t
     ``sqrt(v_hat)`` (about ``|gradient|``).
     """
     return torch.optim.Adam(model.parameters(), lr=learning_rate, eps=adam_eps, fused=True)
-
-
-def predict(model: nn.Module, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> np.ndarray:
-    """Anscombe-space predictions of ``model`` for one-hot ``x`` ``(N, 4, L)``.
-
-    Works for any module mapping ``(N, 4, L)`` to ``(N,)`` or ``(N, 1)``. Runs under
-    ``torch.inference_mode`` in eval mode on the device of the model's parameters
-    (the CPU for a model without any) and returns a numpy vector of length N in
-    the model's output dtype (float32 for the study's models).
-    """
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
-    x = torch.as_tensor(x)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            parts = [model(as_inputs(chunk, device)).reshape(-1).cpu() for chunk in x.split(batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(parts).numpy() if parts else np.zeros(0, dtype=np.float32)
-
-
-def mse(model: nn.Module, x: ArrayLike, y_anscombe: ArrayLike, batch_size: int = PREDICT_BATCH) -> float:
-    """Mean squared error of :func:`predict` against Anscombe targets (float64 mean)."""
-    residual = predict(model, x, batch_size).astype(np.float64) - np.asarray(y_anscombe, dtype=np.float64).ravel()
-    return float(np.mean(residual**2))
 
 
 def validation_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l1: float, batch_size: int) -> float:
@@ -280,8 +205,9 @@ def train(
     if device.type == "cpu":
         keep_freed_memory()
     model.to(device).train()
-    x_train, y_train = as_inputs(x_train, device), as_targets(y_train, device)
-    x_val, y_val = as_inputs(x_val, device), as_targets(y_val, device)
+    dtype = placement(model)[1]
+    x_train, y_train = as_inputs(x_train, device, dtype), as_targets(y_train, device, dtype)
+    x_val, y_val = as_inputs(x_val, device, dtype), as_targets(y_val, device, dtype)
     if len(x_train) != len(y_train) or len(x_val) != len(y_val):
         raise ValueError("inputs and targets differ in length")
     order = torch.Generator().manual_seed(seed)
@@ -312,89 +238,15 @@ def train(
     return result
 
 
-class EpochPermutation(Sampler[int]):
-    """Sampler drawing one ``torch.randperm`` per epoch from ``generator``.
-
-    The batch order of :func:`train`, for a ``DataLoader``. (``RandomSampler``
-    draws a second, discarded permutation per epoch and ``DataLoader(shuffle=True,
-    generator=g)`` also draws a worker seed from ``g``, so neither matches.)
-    """
-
-    def __init__(self, n: int, generator: torch.Generator) -> None:
-        self.n, self.generator = n, generator
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        return iter(torch.randperm(self.n, generator=self.generator).tolist())
-
-
-def train_textbook(
-    model: nn.Module,
-    x_train: ArrayLike,
-    y_train: ArrayLike,
-    x_val: ArrayLike,
-    y_val: ArrayLike,
-    *,
-    l1: float,
-    seed: int,
-    epochs: int,
-    batch_size: int = 200,
-    learning_rate: float = 1e-3,
-    adam_eps: float = 1e-7,
-    on_epoch: EpochCallback | None = None,
-) -> list[dict[str, Any]]:
-    """Reference loop, written the textbook way, for benchmarks and equivalence tests.
-
-    A ``DataLoader`` over a ``TensorDataset``, shuffled by :class:`EpochPermutation`
-    seeded with ``seed`` (hence the same batches as :func:`train`), plain Adam, validation in
-    batches of ``batch_size`` under ``no_grad``. Runs exactly ``epochs`` epochs on
-    the CPU, with no early stopping, and returns the same history rows as
-    :func:`train`.
-    """
-    x_train, y_train = torch.as_tensor(x_train).float(), torch.as_tensor(y_train).float()
-    x_val, y_val = torch.as_tensor(x_val).float(), torch.as_tensor(y_val).float()
-    shuffle = EpochPermutation(len(y_train), torch.Generator().manual_seed(seed))
-    loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size, sampler=shuffle)
-    val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=batch_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, eps=adam_eps)
-    history = []
-    for epoch in range(1, epochs + 1):
-        tic = time.perf_counter()
-        model.train()
-        losses = []
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = F.mse_loss(model(xb), yb) + l1 * l1_penalty(model)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        model.eval()
-        with torch.no_grad():
-            squared = sum(F.mse_loss(model(xb), yb, reduction="sum").item() for xb, yb in val_loader)
-            val_loss = squared / len(y_val) + l1 * l1_penalty(model).item()
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
-               "seconds": time.perf_counter() - tic}
-        history.append(row)
-        if on_epoch is not None:
-            on_epoch(row)
-    return history
-
-
 __all__ = [
+    "EpochCallback",
     "TrainResult",
-    "as_inputs",
-    "as_targets",
-    "EpochPermutation",
     "batch_orders",
     "init_generator",
-    "keep_freed_memory",
-    "mse",
-    "predict",
-    "resolve_device",
+    "make_optimizer",
+    "state_copy",
     "train",
-    "train_textbook",
+    "train_epoch",
     "training_loss",
     "validation_loss",
 ]

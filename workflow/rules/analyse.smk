@@ -8,13 +8,13 @@ rule interactions:
     input:
         models=seed_files("models", "model.pt"),
         metrics=seed_files("models", "metrics.json"),
-        pairs=expand(results("simulation", "{{padding}}", "pairs_{s}.npz"), s=PAIR_SETS),
+        pairs=pair_files(),
     output:
-        tables=seed_files("interactions", "{s}.parquet", pair_sets=PAIR_SETS),
+        tables=seed_files("interactions", "{s}.parquet", pair_sets=layout.PAIR_SETS),
         stats=seed_files("interactions", "stats.json"),
     params:
         seeds=MODELS["seeds"],
-        pair_sets=PAIR_SETS,
+        pair_sets=layout.PAIR_SETS,
     log:
         results("logs", "interactions", "{control}", "{padding}", "{arch}-l1_{l1}.log"),
     benchmark:

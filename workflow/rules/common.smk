@@ -1,32 +1,34 @@
-# Configuration check, paths and input functions shared by every rule file.
+# Configuration check, paths and input functions shared by every rule file. The names
+# of splits, pair sets and model folders come from lookloss.layout (one place).
 import sys
 from itertools import product
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from lookloss import layout, plots  # noqa: E402
 from lookloss.config import ConfigError, check  # noqa: E402
 
 try:
-    check(config, base_dir=workflow.basedir)
+    check(config, base_dir=workflow.basedir)  # also fills in the schema's defaults
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 RESULTS = Path(config["results_dir"])
 SIM = config["simulation"]
 MODELS = config["models"]
-SPLITS = ["train", "valid", "test"]
-PAIR_SETS = ["test", "train", "shuffled", "randpos"]
 ENV = "../../envs/lookloss.yaml"
+# A model's folder: {stage}/{control}/{padding}/{arch}-l1_{l1}-seed_{seed}
+MODEL_DIR = "{control}/{padding}/" + layout.MODEL_PATTERN
+# The controls that figures about the additive truth (fig6, fig8) show: those with
+# exponent 1 (the study's negative control), or every control when none is additive.
+FOCUS_CONTROLS = [c for c in MODELS["controls"] if SIM["controls"][c]["exponent"] == 1] or list(
+    MODELS["controls"]
+)
 
 
 wildcard_constraints:
-    control="neg|pos",
-    padding="valid|same",
-    arch="arch[0-9]+",
-    l1="[0-9.e+-]+",
-    seed="[0-9]+",
-    split="train|valid|test",
-    pair_set="test|train|shuffled|randpos",
+    control=layout.control_constraint(list(SIM["controls"])),
+    **layout.WILDCARDS,
 
 
 def results(*parts):
@@ -34,34 +36,43 @@ def results(*parts):
     return str(RESULTS.joinpath(*parts))
 
 
+def split_files(padding="{padding}"):
+    """The simulated splits of one padding (a wildcard by default)."""
+    return [results("simulation", padding, f"{split}.npz") for split in layout.SPLITS]
+
+
+def pair_files(padding="{padding}"):
+    """The simulated pair sets of one padding (a wildcard by default)."""
+    return [results("simulation", padding, f"{layout.pairs_name(s)}.npz") for s in layout.PAIR_SETS]
+
+
 def simulation_outputs():
     """Every simulated file of every padding the config asks for."""
     files = []
     for padding in MODELS["paddings"]:
-        files += expand(results("simulation", padding, "{split}.npz"), split=SPLITS)
-        files += expand(results("simulation", padding, "pairs_{s}.npz"), s=PAIR_SETS)
-        files.append(results("simulation", padding, "summary.tsv"))
+        files += split_files(padding) + pair_files(padding) + [results("simulation", padding, "summary.tsv")]
     return files
 
 
-def l1_label(l1):
-    """How an L1 weight is written in paths: Python's format(l1, "g")."""
-    return format(float(l1), "g")
-
-
-def model_ids():
-    """(control, padding, model) of every model in the grid, model = arch-l1_X-seed_N."""
+def model_ids(controls=None):
+    """(control, padding, model folder name) of every model in the grid (of ``controls``)."""
     return [
-        (control, padding, f"{arch}-l1_{l1_label(l1)}-seed_{seed}")
+        (control, padding, layout.model_id(arch, l1, seed))
         for control, padding, arch, l1, seed in product(
             MODELS["controls"], MODELS["paddings"], MODELS["archs"], MODELS["l1"], MODELS["seeds"]
         )
+        if controls is None or control in controls
     ]
 
 
-def per_model(stage, name):
+def per_model(stage, name, controls=None):
     """One file of every model: results/{stage}/{control}/{padding}/{model}/{name}."""
-    return [results(stage, c, p, m, name) for c, p, m in model_ids()]
+    return [results(layout.model_dir(stage, c, p, m), name) for c, p, m in model_ids(controls)]
+
+
+def model_file(stage, name):
+    """One file of one model, its coordinates left as wildcards."""
+    return results(stage, MODEL_DIR, name)
 
 
 def seed_files(stage, name, pair_sets=None):
@@ -69,16 +80,28 @@ def seed_files(stage, name, pair_sets=None):
 
     ``name`` may contain ``{s}``, expanded over ``pair_sets`` within each seed.
     """
-    pattern = results(stage, "{{control}}", "{{padding}}", "{{arch}}-l1_{{l1}}-seed_{seed}", name)
+    folder = layout.MODEL_PATTERN.format(arch="{{arch}}", l1="{{l1}}", seed="{seed}")
+    pattern = results(stage, "{{control}}", "{{padding}}", folder, name)
     if pair_sets is None:
         return expand(pattern, seed=MODELS["seeds"])
     return [f for seed in MODELS["seeds"] for f in expand(pattern, seed=[seed], s=pair_sets)]
 
 
-def interaction_files(pair_set):
-    """The interaction table of every model on one pair set."""
-    return per_model("interactions", f"{pair_set}.parquet")
-
-
 def table_files():
     return [results("tables", f"{name}.tsv") for name in ("models", "summary", "consistency")]
+
+
+def figure_inputs(spec):
+    """The files a figure reads (plots.FigureSpec.inputs), keyed as plots.build takes them."""
+    files = {
+        "models": results("tables", "models.tsv"),
+        "summary": results("tables", "summary.tsv"),
+        "pairs": per_model("interactions", "test.parquet", FOCUS_CONTROLS if spec.focus else None),
+        "motif_file": SIM["motif_file"],
+    }
+    return {name: files[name] for name in spec.inputs}
+
+
+def figure_outputs():
+    """PDF and PNG of every figure."""
+    return [results("figures", f"{name}.{ext}") for name in plots.FIGURES for ext in ("pdf", "png")]

@@ -5,8 +5,8 @@ rule simulate:
     input:
         motifs=SIM["motif_file"],
     output:
-        splits=expand(results("simulation", "{{padding}}", "{split}.npz"), split=SPLITS),
-        pairs=expand(results("simulation", "{{padding}}", "pairs_{s}.npz"), s=PAIR_SETS),
+        splits=split_files(),
+        pairs=pair_files(),
         summary=results("simulation", "{padding}", "summary.tsv"),
     params:
         simulation=SIM,

@@ -6,18 +6,18 @@
 
 rule train:
     input:
-        splits=expand(results("simulation", "{{padding}}", "{split}.npz"), split=SPLITS),
+        splits=split_files(),
     output:
-        model=results("models", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}", "model.pt"),
-        history=results("models", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}", "history.tsv"),
-        metrics=results("models", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}", "metrics.json"),
+        model=model_file("models", "model.pt"),
+        history=model_file("models", "history.tsv"),
+        metrics=model_file("models", "metrics.json"),
     params:
         training=config["training"],
-        splits=SPLITS,
+        splits=layout.SPLITS,
     log:
-        results("logs", "train", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}.log"),
+        results("logs", "train", MODEL_DIR + ".log"),
     benchmark:
-        results("benchmarks", "train", "{control}", "{padding}", "{arch}-l1_{l1}-seed_{seed}.tsv")
+        results("benchmarks", "train", MODEL_DIR + ".tsv")
     threads: 1
     resources:
         gpu_slots=1 if config["training"]["device"] != "cpu" else 0,

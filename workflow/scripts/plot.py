@@ -13,16 +13,10 @@ from lookloss.logs import job_logger  # noqa: E402
 smk = snakemake  # noqa: F821
 log = job_logger(smk.log[0])
 start = time.perf_counter()
-inputs = smk.input
-fig = plots.build(
-    smk.rule,
-    models=getattr(inputs, "models", None),
-    summary=getattr(inputs, "summary", None),
-    interactions=[inputs.interactions] if isinstance(getattr(inputs, "interactions", []), str)
-    else list(getattr(inputs, "interactions", [])),
-    motif_file=getattr(inputs, "motifs", None),
-    options=dict(smk.params.options),
-)
+inputs = {name: smk.input[name] for name in smk.input.keys()}
+if isinstance(inputs.get("pairs"), str):  # a single file comes as a plain string
+    inputs["pairs"] = [inputs["pairs"]]
+fig = plots.build(smk.rule, **inputs, options=dict(smk.params.options))
 plots.save(fig, smk.output.pdf, smk.output.png, dpi=int(smk.params.dpi))
 log.info("%s: %s and %s in %.1f s (options %s)", smk.rule, smk.output.pdf, smk.output.png,
          time.perf_counter() - start, dict(smk.params.options))
