@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from lookloss import plots
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,22 +64,78 @@ def test_a_rerun_has_nothing_to_do(smoke_run):
     assert "Nothing to be done" in run.stdout + run.stderr
 
 
-def test_outputs_are_deterministic(smoke_run, tmp_path):
-    """Simulated data and trained tables are byte-identical when rebuilt from scratch."""
-    run = snakemake("tables", "--cores", "2", "--config", f"results_dir={tmp_path}")
-    assert run.returncode == 0, run.stderr[-4000:]
+def digest(root: Path, pattern: str) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.glob(pattern))}
 
-    def digest(root: Path, pattern: str) -> dict[str, str]:
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.glob(pattern))}
 
-    for pattern in ["simulation/*/*", "tables/*.tsv", "interactions/*/*/*/*.parquet"]:
+#: What the analysis produces; equal bytes here mean equal science.
+COMPARED = ["simulation/*/*", "tables/*.tsv", "interactions/*/*/*/*.parquet"]
+
+
+def test_a_hard_killed_run_resumes_with_the_same_command_and_the_same_bytes(smoke_run, tmp_path):
+    """SIGKILL mid-run, --unlock, the same command again: byte-identical to an unbroken run.
+
+    The resumed run needs no --rerun-incomplete: the workflow's default profile
+    (profiles/default) sets it. Comparing with the unbroken run also shows that the
+    outputs are reproducible from scratch.
+    """
+    command = [sys.executable, "-m", "snakemake", "tables", "--cores", "2", "--configfile", "presets/smoke.yaml",
+               "--config", f"results_dir={tmp_path}"]
+    run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not list(tmp_path.glob("models/*/*/*/model.pt")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(run.pid, signal.SIGKILL)  # Snakemake and every job it started
+    run.wait()
+    assert not (tmp_path / "tables" / "models.tsv").exists(), "the run finished before it could be killed"
+    unlock = subprocess.run([*command, "--unlock"], cwd=ROOT, capture_output=True, text=True)
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
+    # without the default profile Snakemake refuses to go on: the kill left jobs incomplete
+    refused = subprocess.run([*command, "-n", "--workflow-profile", "none"], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode != 0 and "IncompleteFilesException" in refused.stdout + refused.stderr
+    resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    for pattern in COMPARED:
         first, second = digest(smoke_run, pattern), digest(tmp_path, pattern)
         assert first and first == second, pattern
 
 
+#: The last commit before the code was restructured around lookloss.layout (issue 10).
+REFERENCE_COMMIT = "82a8ff1"
+
+
+def test_outputs_equal_those_of_the_reference_commit(smoke_run, tmp_path):
+    """The smoke preset of the reference commit, run by that commit's workflow and by this
+    one, gives byte-identical simulations, tables and interaction files."""
+    git = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{REFERENCE_COMMIT}^{{commit}}"],
+                         capture_output=True)
+    if git.returncode != 0:
+        pytest.skip(f"commit {REFERENCE_COMMIT} is not in this clone (shallow?)")
+    old = tmp_path / "reference"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), REFERENCE_COMMIT],
+                   check=True, capture_output=True)
+    try:
+        preset = "presets/smoke.yaml"
+        run = subprocess.run([sys.executable, "-m", "snakemake", "tables", "--cores", "2", "--configfile", preset,
+                              "--config", f"results_dir={tmp_path / 'old'}"], cwd=old, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-4000:]
+        ours = smoke_run
+        if (old / preset).read_text() != (ROOT / preset).read_text():
+            ours = tmp_path / "new"
+            run = subprocess.run([sys.executable, "-m", "snakemake", "tables", "--cores", "2", "--configfile",
+                                  str(old / preset), "--config", f"results_dir={ours}"],
+                                 cwd=ROOT, capture_output=True, text=True)
+            assert run.returncode == 0, run.stderr[-4000:]
+        for pattern in COMPARED:
+            first, second = digest(ours, pattern), digest(tmp_path / "old", pattern)
+            assert first and first == second, pattern
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], capture_output=True)
+
+
 def test_every_figure_is_built_and_the_report_renders(smoke_run):
-    for name in ["fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "figS1", "figS2", "figS3", "figS4", "figS5"]:
+    for name in plots.FIGURES:
         assert (smoke_run / "figures" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
         assert (smoke_run / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = smoke_run / "report.html"
