@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -18,9 +19,10 @@ from lookloss import plots
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def snakemake(*args: str) -> subprocess.CompletedProcess:
+def snakemake(*args: str, extra: list[str] = ()) -> subprocess.CompletedProcess:
+    """Snakemake on the smoke preset (and the config files in ``extra``, applied after it)."""
     # Targets first: --configfile takes several values and would swallow a target after it.
-    return subprocess.run([sys.executable, "-m", "snakemake", *args, "--configfile", "presets/smoke.yaml"],
+    return subprocess.run([sys.executable, "-m", "snakemake", *args, "--configfile", "presets/smoke.yaml", *extra],
                           cwd=ROOT, capture_output=True, text=True)
 
 
@@ -32,15 +34,25 @@ def smoke_run(tmp_path_factory) -> Path:
     return out
 
 
-def test_default_config_plans_the_study_grid(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules",
-                          "--config", f"results_dir={tmp_path}"],
-                         cwd=ROOT, capture_output=True, text=True)
+def plan(results_dir: Path, *args: str) -> dict[str, str]:
+    """Jobs per rule that ``snakemake -n`` plans for the default config (no GPU visible)."""
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules", *args,
+                          "--config", f"results_dir={results_dir}"],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert run.returncode == 0, run.stderr[-2000:]
-    counts = dict(line.split()[:2] for line in run.stdout.splitlines()
-                  if line.split() and line.split()[0] in {"train", "interactions", "simulate"})
+    return dict(line.split()[:2] for line in run.stdout.splitlines()
+                if line.split() and line.split()[0] in {"train", "train_group", "interactions", "simulate"})
+
+
+def test_default_config_plans_the_study_grid(tmp_path):
     # one analysis job per control x padding x arch x L1 covers that configuration's 5 seeds
-    assert counts == {"simulate": "2", "train": "180", "interactions": "36"}
+    assert plan(tmp_path) == {"simulate": "2", "train": "180", "interactions": "36"}
+
+
+def test_a_profile_that_gives_train_group_a_gpu_makes_auto_fuse(tmp_path):
+    """profiles/slurm-gpu: the submit node has no GPU, but the training jobs get one."""
+    planned = plan(tmp_path, "--set-resources", "train_group:gres=gpu:1")
+    assert planned == {"simulate": "2", "train_group": "6", "interactions": "36"}
 
 
 def test_smoke_preset_produces_every_table(smoke_run):
@@ -56,6 +68,25 @@ def test_smoke_preset_produces_every_table(smoke_run):
     for model_dir in (smoke_run / "models").glob("*/*/*"):
         history = pd.read_csv(model_dir / "history.tsv", sep="\t")
         assert list(history.columns[:4]) == ["epoch", "train_loss", "val_loss", "seconds"]
+
+
+def test_with_fusion_a_model_file_trains_its_group_and_the_grid_plans_six_jobs(tmp_path):
+    """training.fuse: true: one train_group job per padding x arch; a model's file trains its group."""
+    fuse = tmp_path / "fuse.yaml"
+    fuse.write_text("training: {fuse: true}\n")
+    model = tmp_path / "models" / "pos" / "same" / "arch3-l1_0.0001-seed_200" / "model.pt"
+    run = snakemake(str(model), "--cores", "2", "--config", f"results_dir={tmp_path}", extra=[str(fuse)])
+    assert run.returncode == 0, run.stderr[-4000:]
+    written = sorted(p.parent.relative_to(tmp_path / "models") for p in tmp_path.glob("models/*/*/*/model.pt"))
+    assert [str(p) for p in written] == [f"{c}/same/arch3-l1_0.0001-seed_{s}" for c in ("neg", "pos") for s in (100, 200)]
+    metrics = json.loads((model.parent / "metrics.json").read_text())
+    assert metrics["fused"] is True and metrics["group_size"] == 4 and metrics["device"] == "cpu"
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules", "--configfile",
+                           "config.yaml", str(fuse), "--config", f"results_dir={tmp_path / 'study'}"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    counts = dict(line.split()[:2] for line in plan.stdout.splitlines() if line.split()[:1] in (["train"], ["train_group"]))
+    assert counts == {"train_group": "6"}  # 180 models: one fused job per padding x architecture
 
 
 def test_a_rerun_has_nothing_to_do(smoke_run):

@@ -106,5 +106,10 @@ def predict(model: nn.Module, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> 
 
 def mse(model: nn.Module, x: ArrayLike, y: ArrayLike, batch_size: int = PREDICT_BATCH) -> float:
     """Mean squared error of :func:`predict` against targets in the same space (float64 mean)."""
-    residual = predict(model, x, batch_size).astype(np.float64) - np.asarray(y, dtype=np.float64).ravel()
+    return mean_squared_error(predict(model, x, batch_size), y)
+
+
+def mean_squared_error(predictions: np.ndarray, y: ArrayLike) -> float:
+    """Mean squared difference of predictions and targets, computed in float64."""
+    residual = np.asarray(predictions, dtype=np.float64).ravel() - np.asarray(y, dtype=np.float64).ravel()
     return float(np.mean(residual**2))

@@ -51,47 +51,150 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
     import torch
 
     from lookloss import inference, models, training
-    from lookloss.transforms import anscombe
 
     log = log or logging.getLogger("lookloss")
     torch.set_num_threads(threads)
     device = inference.resolve_device(settings["device"])
     control, seed = identity["control"], int(identity["seed"])
-    data = {name: io.load_npz(path) for name, path in split_paths.items()}
-
-    def xy(split: str) -> tuple[np.ndarray, np.ndarray]:
-        return data[split][ONEHOT], anscombe(data[split][counts_key(control)].astype(np.float32))
-
-    seq_len = data["train"][ONEHOT].shape[-1]
-    model = models.build(identity["arch"], identity["padding"], seq_len,
+    x, y = training_data(split_paths, [control])
+    model = models.build(identity["arch"], identity["padding"], x["train"].shape[-1],
                          generator=training.init_generator(seed))
     log.info("training %s on %s (%d threads): %d train, %d validation sequences",
-             dict(identity), device, threads, len(data["train"][ONEHOT]), len(data["valid"][ONEHOT]))
+             dict(identity), device, threads, len(x["train"]), len(x["valid"]))
 
     def on_epoch(row: Mapping[str, float]) -> None:
         log.info("epoch %4d  train_loss %.5f  val_loss %.5f  %.2f s",
                  row["epoch"], row["train_loss"], row["val_loss"], row["seconds"])
 
     result = training.train(
-        model, *xy("train"), *xy("valid"), l1=float(identity["l1"]), seed=seed,
-        batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
-        adam_eps=settings["adam_eps"], max_epochs=settings["max_epochs"],
-        patience=settings["patience"], device=device, on_epoch=on_epoch,
+        model, x["train"], y["train"][control], x["valid"], y["valid"][control], l1=float(identity["l1"]),
+        seed=seed, **_trainer_settings(settings), device=device, on_epoch=on_epoch,
     )
     model = model.cpu()
-    test_mse = inference.mse(model, *xy("test"))
+    test_mse = inference.mse(model, x["test"], y["test"][control])
+    how = {"device": str(device), "threads": threads, "fused": False, "group_size": 1}
+    return write_trained(out, model, result, test_mse, identity, settings, how, log)
+
+
+def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[str, str | Path]],
+                identities: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], threads: int = 1,
+                log: logging.Logger | None = None) -> list[dict[str, Any]]:
+    """Train models of one architecture and padding fused (:func:`lookloss.fused.train_group`).
+
+    Writes for each model the files :func:`train_model` writes, at the same paths and
+    with the same content, except that ``metrics.json`` says the model was trained
+    fused (``fused``, ``group_size``: how many models were trained together,
+    ``cuda_graph``, ``numerics``). With ``training.max_fused`` set, the models are
+    trained in fused batches of at most that many, one after another.
+
+    Parameters
+    ----------
+    split_paths : mapping
+        ``train``, ``valid`` and ``test`` ``.npz`` files of the group's padding.
+    outs : sequence of mapping
+        Per model, the paths ``model``, ``history`` and ``metrics``.
+    identities : sequence of mapping
+        Per model, ``control``, ``padding``, ``arch``, ``l1`` and ``seed``; every model
+        has the same ``arch`` and ``padding``.
+    settings : mapping
+        The ``training`` config section.
+    threads : int
+        CPU threads for torch.
+
+    Returns
+    -------
+    list of dict
+        The metrics written, in the order of ``identities``.
+    """
+    import torch
+
+    from lookloss import fused, inference
+
+    log = log or logging.getLogger("lookloss")
+    torch.set_num_threads(threads)
+    shapes = sorted({(i["arch"], i["padding"]) for i in identities})
+    if len(shapes) != 1:
+        raise ValueError(f"a fused group holds models of one architecture and padding; got {shapes}")
+    (arch, padding), = shapes
+    device = inference.resolve_device(settings["device"])
+    if device.type != "cuda":
+        log.info("training %d models fused on the CPU (training.fuse is true, no CUDA device); "
+                 "one model per job is faster there (training.fuse: auto)", len(identities))
+    members = [fused.Member(i["control"], float(i["l1"]), int(i["seed"])) for i in identities]
+    x, y = training_data(split_paths, sorted({m.control for m in members}))
+    size = settings["max_fused"] or len(members)
+    written = []
+    for first in range(0, len(members), size):
+        batch = members[first:first + size]
+        log.info("training %d %s/%s models fused on %s (%d threads): %d train, %d validation sequences",
+                 len(batch), arch, padding, device, threads, len(x["train"]), len(x["valid"]))
+
+        def on_epoch(epoch: int, active: int, seconds: float) -> None:
+            log.info("epoch %4d  %d of %d models training  %.2f s", epoch, active, len(batch), seconds)
+
+        try:
+            results = fused.train_group(arch, padding, batch, x["train"], y["train"], x["valid"], y["valid"],
+                                        **_trainer_settings(settings), device=device, on_epoch=on_epoch)
+            net = fused.FusedRegressors.stack([r.model for r in results]).to(device)
+            predictions = fused.predict(net, x["test"])
+        except torch.OutOfMemoryError as error:
+            raise RuntimeError(
+                f"{device} ran out of memory training a fused group of {len(batch)} {arch}/{padding} models; "
+                f"train them in smaller fused batches: set training.max_fused below {len(batch)} "
+                f"(e.g. --config training='{{max_fused: {max(1, len(batch) // 2)}}}' on the command line)"
+            ) from error
+        for k, r in enumerate(results):
+            i = first + k
+            test_mse = inference.mean_squared_error(predictions[k], y["test"][r.member.control])
+            how = {"device": str(device), "threads": threads, "fused": True, "group_size": len(batch),
+                   "cuda_graph": r.cuda_graph, "numerics": fused.numerics(device)}
+            written.append(write_trained(outs[i], r.model, r.result, test_mse, identities[i], settings, how, log))
+    return written
+
+
+def _trainer_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The keywords of the trainers taken from the ``training`` config section."""
+    keys = ("batch_size", "learning_rate", "adam_eps", "max_epochs", "patience")
+    return {key: settings[key] for key in keys}
+
+
+def training_data(split_paths: Mapping[str, str | Path], controls: Sequence[str]
+                  ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """One-hot sequences per split, and per split the Anscombe-space targets of each control."""
+    from lookloss.transforms import anscombe
+
+    data = {name: io.load_npz(path) for name, path in split_paths.items()}
+    x = {split: arrays[ONEHOT] for split, arrays in data.items()}
+    y = {split: {c: anscombe(arrays[counts_key(c)].astype(np.float32)) for c in controls}
+         for split, arrays in data.items()}
+    return x, y
+
+
+def write_trained(out: Mapping[str, str | Path], model: Any, result: Any, test_mse: float,
+                  identity: Mapping[str, Any], settings: Mapping[str, Any], how: Mapping[str, Any],
+                  log: logging.Logger) -> dict[str, Any]:
+    """Write a trained model's ``model.pt``, ``history.tsv`` and ``metrics.json``; return the metrics.
+
+    ``result`` is its :class:`lookloss.training.TrainResult`; ``how`` says where and
+    how it was trained (device, threads, fusion).
+    """
+    import torch
+
+    from lookloss import models
+
     metrics = {
         "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
         "val_loss": result.best_val_loss, "test_mse": test_mse, "n_params": models.n_params(model),
-        "train_seconds": result.train_seconds, "device": str(device), "threads": threads,
+        "train_seconds": result.train_seconds, **how,
     }
     meta = {"identity": dict(identity), "training": dict(settings), "metrics": metrics,
             "versions": {"lookloss": lookloss.__version__, "torch": str(torch.__version__)}}
     models.save(out["model"], model, meta)
     io.write_tsv(out["history"], pd.DataFrame(result.history))
     io.write_json(out["metrics"], metrics)
-    log.info("best epoch %d of %d, val_loss %.5f, test MSE %.5f, %.1f s",
-             result.best_epoch, result.epochs_run, result.best_val_loss, test_mse, result.train_seconds)
+    log.info("%s: best epoch %d of %d, val_loss %.5f, test MSE %.5f, %.1f s", layout.model_id(
+        identity["arch"], identity["l1"], identity["seed"]), result.best_epoch, result.epochs_run,
+        result.best_val_loss, test_mse, result.train_seconds)
     return metrics
 
 

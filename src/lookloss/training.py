@@ -80,6 +80,42 @@ class TrainResult:
     stopped_early: bool = False
 
 
+@dataclass
+class EarlyStopping:
+    """Keras's ``EarlyStopping`` on a loss: stop once it has not improved (strictly) for
+    ``patience`` consecutive epochs; remember the best epoch.
+
+    Attributes
+    ----------
+    patience : int
+        Epochs without improvement that end training.
+    best : float
+        Lowest loss so far.
+    best_epoch : int
+        Epoch (1-based) of ``best``; 0 before the first update.
+    wait : int
+        Epochs since ``best_epoch``.
+    """
+
+    patience: int
+    best: float = math.inf
+    best_epoch: int = 0
+    wait: int = 0
+
+    def update(self, epoch: int, loss: float) -> bool:
+        """Record the loss of ``epoch``; True when it is the best so far (keep these weights)."""
+        if loss < self.best:
+            self.best, self.best_epoch, self.wait = loss, epoch, 0
+            return True
+        self.wait += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        """Whether ``patience`` epochs have passed without improvement."""
+        return self.wait >= self.patience
+
+
 def init_generator(seed: int) -> torch.Generator:
     """CPU generator for the initial weights of the model trained with ``seed``."""
     return torch.Generator().manual_seed(seed)
@@ -212,7 +248,7 @@ def train(
         raise ValueError("inputs and targets differ in length")
     order = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(model, learning_rate, adam_eps)
-    result, best_state, wait = TrainResult(), state_copy(model), 0
+    result, best_state, stopping = TrainResult(), state_copy(model), EarlyStopping(patience)
     start = time.perf_counter()
     for epoch in range(1, max_epochs + 1):
         tic = time.perf_counter()
@@ -223,14 +259,12 @@ def train(
         result.epochs_run = epoch
         if on_epoch is not None:
             on_epoch(row)
-        if val_loss < result.best_val_loss:
-            result.best_val_loss, result.best_epoch, wait = val_loss, epoch, 0
+        if stopping.update(epoch, val_loss):
             best_state = state_copy(model)
-        else:
-            wait += 1
-            if wait >= patience:
-                result.stopped_early = True
-                break
+        elif stopping.stop:
+            result.stopped_early = True
+            break
+    result.best_val_loss, result.best_epoch = stopping.best, stopping.best_epoch
     if restore_best and result.best_epoch:
         model.load_state_dict(best_state)
     result.train_seconds = time.perf_counter() - start
@@ -239,6 +273,7 @@ def train(
 
 
 __all__ = [
+    "EarlyStopping",
     "EpochCallback",
     "TrainResult",
     "batch_orders",

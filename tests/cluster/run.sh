@@ -19,7 +19,11 @@
 #   6. checks that tables/*.tsv and simulation/*/summary.tsv are identical;
 #   7. with --gpu: the same through profiles/slurm-gpu into results/cluster-gpu;
 #      the node advertises one GPU (a fake, count-only GRES when the machine
-#      has none, so `train` runs there on the CPU: training.device is `auto`);
+#      has none, so training runs there on the CPU: training.device is `auto`).
+#      The profile gives train_group a GPU, so the models train fused (one job
+#      per padding x architecture); the reference is then a local run with
+#      training.fuse: true (results/cluster-local-fused), since fused float32
+#      training rounds differently from one model at a time;
 #   8. stops the daemons it started (by PID), also on failure or timeout.
 #
 # Environment knobs (all optional):
@@ -273,15 +277,15 @@ run_slurm() {  # profile results_dir
             || fail "Slurm job $id did not complete with exit 0 (see $STATE/slurmctld.log)"
         n_done=$((n_done + 1))
     done
-    if [[ $profile == slurm-gpu ]]; then  # each train job asked Slurm for a GPU
+    if [[ $profile == slurm-gpu ]]; then  # each (fused) training job asked Slurm for a GPU
         local n_gpu=0
-        for id in $(sed -n 's/.*SLURM jobid \([0-9_]*\) (log: .*\/rule_train\/.*/\1/p' "$STATE/snakemake-$profile.log"); do
+        for id in $(sed -n 's/.*SLURM jobid \([0-9_]*\) (log: .*\/rule_train_group\/.*/\1/p' "$STATE/snakemake-$profile.log"); do
             scontrol -o show job "$id" 2>&1 | grep -q 'gres:gpu' \
                 || fail "train job $id got no GPU: $(scontrol -o show job "$id" 2>&1)"
             n_gpu=$((n_gpu + 1))
         done
-        (( n_gpu > 0 )) || fail "no train job went through Slurm"
-        log "OK: all $n_gpu train jobs ran with a GPU (gres/gpu) allocated"
+        (( n_gpu > 0 )) || fail "no train_group job went through Slurm"
+        log "OK: all $n_gpu train_group jobs ran with a GPU (gres/gpu) allocated"
     fi
     log "OK: $n_done jobs ran through Slurm ($profile) in ${t}s; job logs in .snakemake/slurm_logs/"
     printf -v "t_$3" %s "$t"
@@ -291,6 +295,12 @@ run_slurm slurm results/cluster-smoke slurm
 compare results/cluster-smoke "$REF"
 if [[ $GPU == 1 ]]; then
     run_slurm slurm-gpu results/cluster-gpu gpu
-    compare results/cluster-gpu "$REF"
+    printf 'training: {fuse: true}\n' >"$STATE/fuse.yaml"
+    SMK_ARGS+=("$STATE/fuse.yaml")  # after the preset: --configfile takes several files
+    rm -rf results/cluster-local-fused
+    snakemake --profile "$REPO/profiles/local" "${SMK_ARGS[@]}" --config results_dir=results/cluster-local-fused \
+        --set-threads $(cat "$STATE/profile-slurm-gpu/set-threads.args") >"$STATE/snakemake-local-fused.log" 2>&1 \
+        || { tail -n 40 "$STATE/snakemake-local-fused.log"; fail "local fused snakemake failed"; }
+    compare results/cluster-gpu results/cluster-local-fused
 fi
 log "PASS: setup ${t_setup}s, local workflow ${t_local}s (reference $REF), Slurm workflow ${t_slurm}s${t_gpu:+, Slurm-GPU workflow ${t_gpu}s}"

@@ -40,6 +40,8 @@ rule tables:
         consistency_fraction=config["analysis"]["consistency_fraction"],
     log:
         results("logs", "tables.log"),
+    benchmark:
+        results("benchmarks", "tables.tsv")
     conda:
         ENV
     script:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lookloss import layout, plots  # noqa: E402
-from lookloss.config import ConfigError, check  # noqa: E402
+from lookloss.config import ConfigError, check, gpu_visible  # noqa: E402
 
 try:
     check(config, base_dir=workflow.basedir)  # also fills in the schema's defaults
@@ -85,6 +85,40 @@ def seed_files(stage, name, pair_sets=None):
     if pair_sets is None:
         return expand(pattern, seed=MODELS["seeds"])
     return [f for seed in MODELS["seeds"] for f in expand(pattern, seed=[seed], s=pair_sets)]
+
+
+def gpu_given(rule):
+    """Whether the resources of a profile (or --set-resources) give ``rule`` a GPU
+    (``gres: gpu:N`` or ``gpu: N``, as the Slurm executor takes them)."""
+    settings = getattr(workflow, "resource_settings", None)
+    wanted = {name: getattr(r, "raw", r) for name, r in dict(getattr(settings, "overwrite_resources", {}).get(rule, {})).items()}
+    return "gpu" in str(wanted.get("gres", "")) or str(wanted.get("gpu", 0)) not in ("0", "", "None")
+
+
+def fuse_models():
+    """training.fuse resolved: train the models of each padding x arch as one fused network?
+
+    ``auto`` fuses where training runs on a GPU: training.device is cuda, or it is auto
+    and this machine shows an NVIDIA GPU or the profile gives train_group a GPU
+    (profiles/slurm-gpu). On the CPU fusing measured slower (BENCHMARKS.md).
+    """
+    fuse, device = config["training"]["fuse"], config["training"]["device"]
+    if fuse != "auto":
+        return fuse
+    return device == "cuda" or (device == "auto" and (gpu_visible() or gpu_given("train_group")))
+
+
+def group_members():
+    """Every model of one {padding} x {arch} (wildcards kept): (identity without padding/arch, folder)."""
+    return [
+        ({"control": c, "l1": l1, "seed": seed}, layout.MODEL_PATTERN.format(arch="{arch}", l1=layout.l1_label(l1), seed=seed))
+        for c, l1, seed in product(MODELS["controls"], MODELS["l1"], MODELS["seeds"])
+    ]
+
+
+def group_files(name):
+    """One file of every model of one {padding} x {arch}, in the order of group_members()."""
+    return [results("models", m["control"], "{padding}", folder, name) for m, folder in group_members()]
 
 
 def table_files():

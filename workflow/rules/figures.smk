@@ -43,6 +43,8 @@ for figure, spec in plots.FIGURES.items():
             dpi=config["figures"]["dpi"],
         log:
             results("logs", "figures", f"{figure}.log"),
+        benchmark:
+            results("benchmarks", "figures", f"{figure}.tsv")
         conda:
             ENV
         script:

@@ -1,7 +1,24 @@
-# One job per model of the grid: control x padding x arch x l1 x seed (STUDY.md section 3).
-# On a GPU several of these small models share one card: each job asks for
-# `gpu_slots=1` (see README "Running on a GPU"), and `--resources gpu_slots=N`
-# caps how many run on the card at once.
+# Training (STUDY.md section 3). Two rules make the same files, one model folder each
+# (models/{control}/{padding}/{arch}-l1_{l1}-seed_{seed}/): which one runs follows
+# training.fuse (fuse_models() in common.smk).
+#   - train: one job per model (CPU default; many small jobs fill many cores).
+#   - train_group: one job per padding x architecture, its models (every control, L1
+#     weight and seed) trained as one fused network (lookloss.fused): the GPU default.
+# Asking for one model's file builds it with the rule in force; with fusion, its whole
+# group. Both ask for `gpu_slots=1` unless training.device is cpu, so
+# `--resources gpu_slots=N` caps the jobs that share a GPU (README, "Running on a GPU").
+
+# What the models compute (fuse and max_fused change only how they are trained).
+TRAINING = {key: value for key, value in config["training"].items() if key not in ("fuse", "max_fused")}
+GPU_SLOTS = 1 if config["training"]["device"] != "cpu" else 0
+
+if fuse_models():
+
+    ruleorder: train_group > train
+
+else:
+
+    ruleorder: train > train_group
 
 
 rule train:
@@ -12,7 +29,7 @@ rule train:
         history=model_file("models", "history.tsv"),
         metrics=model_file("models", "metrics.json"),
     params:
-        training=config["training"],
+        training=TRAINING,
         splits=layout.SPLITS,
     log:
         results("logs", "train", MODEL_DIR + ".log"),
@@ -20,8 +37,33 @@ rule train:
         results("benchmarks", "train", MODEL_DIR + ".tsv")
     threads: 1
     resources:
-        gpu_slots=1 if config["training"]["device"] != "cpu" else 0,
+        gpu_slots=GPU_SLOTS,
     conda:
         ENV
     script:
         "../scripts/train.py"
+
+
+rule train_group:
+    input:
+        splits=split_files(),
+    output:
+        models=group_files("model.pt"),
+        histories=group_files("history.tsv"),
+        metrics=group_files("metrics.json"),
+    params:
+        training=TRAINING,
+        max_fused=config["training"]["max_fused"],
+        splits=layout.SPLITS,
+        members=[member for member, _ in group_members()],
+    log:
+        results("logs", "train_group", "{padding}", "{arch}.log"),
+    benchmark:
+        results("benchmarks", "train_group", "{padding}", "{arch}.tsv")
+    threads: 1
+    resources:
+        gpu_slots=GPU_SLOTS,
+    conda:
+        ENV
+    script:
+        "../scripts/train_group.py"
