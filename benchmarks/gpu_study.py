@@ -11,7 +11,8 @@ Three measurements, in one run on one machine (``--out`` holds them all):
 3. ``study``: ``snakemake --cores <all>`` on the default configuration from an empty
    results folder (simulation, 180 models, analysis, tables, figures): the wall time,
    and per phase the span from its first job's start to its last job's end (from the
-   jobs' benchmark files), with the models' test MSE and epochs.
+   jobs' benchmark files, :func:`lookloss.checkpoints.phase_spans`), with the models'
+   test MSE and epochs.
 
 Usage (on the GPU box, from the repository root)::
 
@@ -35,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
 from machine import cpu_count, cpu_model  # noqa: E402
+
+from lookloss.checkpoints import phase_spans  # noqa: E402
 
 BATCH = 200
 
@@ -110,18 +113,11 @@ def study(args: argparse.Namespace) -> dict:
         wall = time.time() - start
         if run.returncode:
             raise SystemExit(f"the study failed:\n{run.stderr[-4000:]}")
-        phases: dict[str, list[float]] = {}
-        for tsv in (results / "benchmarks").rglob("*.tsv"):
-            seconds = float(tsv.read_text().splitlines()[1].split("\t")[0])
-            end = tsv.stat().st_mtime - start
-            phase = Path(tsv.relative_to(results / "benchmarks").parts[0]).stem  # tables.tsv: "tables"
-            span = phases.setdefault(phase, [end - seconds, end])
-            span[0], span[1] = min(span[0], end - seconds), max(span[1], end)
+        phases = phase_spans(results)
         metrics = [json.loads(p.read_text()) for p in results.glob("models/*/*/*/metrics.json")]
         return {
             "command": " ".join(command[1:]), "study_wall_s": wall,
-            "phases": {name: {"start_s": round(a, 1), "end_s": round(b, 1), "span_s": round(b - a, 1)}
-                       for name, (a, b) in sorted(phases.items(), key=lambda kv: kv[1][0])},
+            "phases": phases,
             "models": len(metrics),
             "fused": sorted({m.get("fused", False) for m in metrics}),
             "test_mse": _spread([m["test_mse"] for m in metrics]),

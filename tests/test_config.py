@@ -16,7 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_default_and_presets_are_valid():
     for preset in sorted((ROOT / "presets").glob("*.yaml")):
-        cfg.check(cfg.load([ROOT / "config.yaml", preset]), base_dir=ROOT)
+        config = cfg.load([ROOT / "config.yaml", preset])
+        folder = (config["models"].get("checkpoints") or "")
+        if folder and not (ROOT / folder / "manifest.json").is_file():
+            # a preset of published models whose folder is not there (yet): said so, by name
+            with pytest.raises(cfg.ConfigError, match=f"'models.checkpoints': '.*{folder}/manifest.json' does not exist"):
+                cfg.check(config, base_dir=ROOT)
+            continue
+        cfg.check(config, base_dir=ROOT)
 
 
 @pytest.mark.parametrize(

@@ -132,6 +132,24 @@ def test_a_hard_killed_run_resumes_with_the_same_command_and_the_same_bytes(smok
         assert first and first == second, pattern
 
 
+def test_models_from_a_published_run_give_the_same_analysis(smoke_run, tmp_path):
+    """models.checkpoints: the smoke run published, then re-analysed from its checkpoints."""
+    (tmp_path / "run.yaml").write_text(f"results_dir: {smoke_run}\n")
+    published = tmp_path / "published"
+    publish = subprocess.run([sys.executable, "-m", "lookloss.cli", "publish", "--configfile", "presets/smoke.yaml",
+                              str(tmp_path / "run.yaml"), "--out", str(published)], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert publish.returncode == 0, publish.stderr[-2000:]
+    (tmp_path / "reuse.yaml").write_text(f"models: {{checkpoints: {published}}}\n")
+    out = tmp_path / "reanalysed"
+    run = snakemake("tables", "--cores", "2", "--config", f"results_dir={out}", extra=[str(tmp_path / "reuse.yaml")])
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert not list(out.glob("logs/train*"))  # nothing was trained
+    for pattern in ["models/*/*/*/*", *COMPARED]:
+        first, second = digest(smoke_run, pattern), digest(out, pattern)
+        assert first and first == second, pattern
+
+
 #: The last commit before the code was restructured around lookloss.layout (issue 10).
 REFERENCE_COMMIT = "82a8ff1"
 

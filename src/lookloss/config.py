@@ -132,6 +132,12 @@ def _semantic_problems(config: Mapping[str, Any], base_dir: Path) -> list[str]:
             "config keys 'simulation.n_train' and 'simulation.valid_fraction': "
             f"{sim['n_train']} x (1 - {sim['valid_fraction']}) leaves no training or no validation sequence"
         )
+    checkpoints = config["models"].get("checkpoints")
+    if checkpoints:
+        from lookloss.checkpoints import check_manifest
+
+        folder = Path(checkpoints) if Path(checkpoints).is_absolute() else base_dir / checkpoints
+        problems += [f"config key 'models.checkpoints': {problem}" for problem in check_manifest(folder, config)]
     path = Path(sim["motif_file"])
     path = path if path.is_absolute() else base_dir / path
     if not path.is_file():

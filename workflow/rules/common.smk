@@ -116,9 +116,11 @@ def group_members():
     ]
 
 
-def group_files(name):
-    """One file of every model of one {padding} x {arch}, in the order of group_members()."""
-    return [results("models", m["control"], "{padding}", folder, name) for m, folder in group_members()]
+def group_files(name, root=None):
+    """One file of every model of one {padding} x {arch}, in the order of group_members(),
+    below this configuration's results folder (or below ``root``)."""
+    base = Path(root) if root is not None else RESULTS
+    return [str(base / "models" / m["control"] / "{padding}" / folder / name) for m, folder in group_members()]
 
 
 def table_files():

@@ -1,9 +1,11 @@
-# Training (STUDY.md section 3). Two rules make the same files, one model folder each
+# Training (STUDY.md section 3). Three rules make the same files, one model folder each
 # (models/{control}/{padding}/{arch}-l1_{l1}-seed_{seed}/): which one runs follows
-# training.fuse (fuse_models() in common.smk).
+# models.checkpoints and training.fuse (fuse_models() in common.smk).
 #   - train: one job per model (CPU default; many small jobs fill many cores).
 #   - train_group: one job per padding x architecture, its models (every control, L1
 #     weight and seed) trained as one fused network (lookloss.fused): the GPU default.
+#   - import_models: with models.checkpoints, one job per padding x architecture copies
+#     its models from a published folder, each file checked against its manifest.
 # Asking for one model's file builds it with the rule in force; with fusion, its whole
 # group. Both ask for `gpu_slots=1` unless training.device is cpu, so
 # `--resources gpu_slots=N` caps the jobs that share a GPU (README, "Running on a GPU").
@@ -12,13 +14,19 @@
 TRAINING = {key: value for key, value in config["training"].items() if key not in ("fuse", "max_fused")}
 GPU_SLOTS = 1 if config["training"]["device"] != "cpu" else 0
 
-if fuse_models():
+CHECKPOINTS = MODELS["checkpoints"]
 
-    ruleorder: train_group > train
+if CHECKPOINTS:
+
+    ruleorder: import_models > train_group > train
+
+elif fuse_models():
+
+    ruleorder: train_group > train > import_models
 
 else:
 
-    ruleorder: train > train_group
+    ruleorder: train > train_group > import_models
 
 
 rule train:
@@ -67,3 +75,26 @@ rule train_group:
         ENV
     script:
         "../scripts/train_group.py"
+
+
+rule import_models:
+    input:
+        manifest=str(Path(CHECKPOINTS or ".") / "manifest.json"),
+        models=group_files("model.pt", CHECKPOINTS or "."),
+        histories=group_files("history.tsv", CHECKPOINTS or "."),
+        metrics=group_files("metrics.json", CHECKPOINTS or "."),
+    output:
+        models=group_files("model.pt"),
+        histories=group_files("history.tsv"),
+        metrics=group_files("metrics.json"),
+    params:
+        folder=CHECKPOINTS,
+        members=[member for member, _ in group_members()],
+    log:
+        results("logs", "import_models", "{padding}", "{arch}.log"),
+    benchmark:
+        results("benchmarks", "import_models", "{padding}", "{arch}.tsv")
+    conda:
+        ENV
+    script:
+        "../scripts/import_models.py"
