@@ -1,4 +1,4 @@
-"""Properties of the simulated data that STUDY.md sections 1-2 promise."""
+"""Properties of the simulated data that docs/study.md sections 1-2 promise."""
 
 from __future__ import annotations
 

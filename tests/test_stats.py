@@ -1,4 +1,4 @@
-"""The one-sided tests point the way STUDY.md says and equal scipy's p-values."""
+"""The one-sided tests point the way docs/study.md says and equal scipy's p-values."""
 
 from __future__ import annotations
 

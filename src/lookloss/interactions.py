@@ -1,4 +1,4 @@
-"""Main effects, interaction effects and the loss they buy (STUDY.md section 4).
+"""Main effects, interaction effects and the loss they buy (docs/study.md section 4).
 
 For a motif pair, ``s_gt`` carries both motifs, ``s_g`` only GATA1 (TAL1 knocked
 out), ``s_t`` only TAL1 and ``s_0`` neither. With ``f`` the model's prediction in

@@ -1,4 +1,4 @@
-"""The three convolutional regressors of the study (STUDY.md section 3).
+"""The three convolutional regressors of the study (docs/study.md section 3).
 
 Every architecture is a stack of ReLU convolutions over one-hot DNA ``(N, 4, L)``,
 a global average pool over positions, a stack of ReLU dense layers and one linear
@@ -162,7 +162,7 @@ def build(arch: str, padding: str, seq_len: int = 100, generator: torch.Generato
     Parameters
     ----------
     arch : {'arch1', 'arch2', 'arch3'}
-        Architecture name (STUDY.md section 3).
+        Architecture name (docs/study.md section 3).
     padding : {'valid', 'same'}
         Convolution padding.
     seq_len : int

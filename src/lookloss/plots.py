@@ -1,4 +1,4 @@
-"""The study's figures (STUDY.md section 6, poster numbering) from its tables.
+"""The study's figures (docs/study.md section 6, poster numbering) from its tables.
 
 Every ``fig*`` function takes DataFrames and returns a :class:`matplotlib.figure.Figure`
 built without pyplot (no global state, any backend); :func:`save` writes it as PDF and
@@ -904,7 +904,7 @@ def _fig8_models(models: pd.DataFrame, options: Mapping[str, Any]) -> pd.DataFra
                               focus_controls=options["focus_controls"])
 
 
-#: Every figure of the study: name -> how it is built (poster numbering; STUDY.md section 6).
+#: Every figure of the study: name -> how it is built (poster numbering; docs/study.md section 6).
 FIGURES: dict[str, FigureSpec] = {
     "fig3": FigureSpec(fig3, ("models",), ("alpha",)),
     "fig4": FigureSpec(fig4, ("models",), ("alpha",)),

@@ -1,4 +1,4 @@
-"""The study's simulated data (STUDY.md sections 1 and 2).
+"""The study's simulated data (docs/study.md sections 1 and 2).
 
 Sequences carry a GATA1 and/or a TAL1 instance on an i.i.d. background; their
 binding strength is an occupancy sum (Zhao & Stormo 2011) turned into a Poisson

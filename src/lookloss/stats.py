@@ -1,4 +1,4 @@
-"""The study's four one-sided tests (STUDY.md section 4), thin wrappers over scipy.
+"""The study's four one-sided tests (docs/study.md section 4), thin wrappers over scipy.
 
 Each function returns the one-sided p-value of the alternative named in its
 docstring; the direction is pinned by tests on constructed data.

@@ -1,4 +1,4 @@
-"""Per-model and per-study tables of the interaction analysis (STUDY.md sections 4-5)."""
+"""Per-model and per-study tables of the interaction analysis (docs/study.md sections 4-5)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def summary_table(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Per control and padding: models significant by each test, and Spearman ρ.
 
     Spearman ρ (and its two-sided p) is between ``mean_abs_I`` and ``test_mse``
-    across the models of the group (STUDY.md section 5, poster Fig. 5).
+    across the models of the group (docs/study.md section 5, poster Fig. 5).
     """
     rows = []
     for (control, padding), group in models.groupby(["control", "padding"], sort=True):

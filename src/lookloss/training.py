@@ -1,4 +1,4 @@
-"""Training of the study's regressors (STUDY.md section 3), Keras conventions.
+"""Training of the study's regressors (docs/study.md section 3), Keras conventions.
 
 One call of :func:`train` fits one model: Adam, mini-batches in a fresh random
 order every epoch, loss = MSE + ``l1`` * :func:`lookloss.models.l1_penalty`, early

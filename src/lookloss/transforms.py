@@ -1,4 +1,4 @@
-"""Variance-stabilising transform of Poisson counts (STUDY.md sections 3-4).
+"""Variance-stabilising transform of Poisson counts (docs/study.md sections 3-4).
 
 The models are trained on the Anscombe transform of the counts,
 ``g(x) = 2 sqrt(x + 3/8)``, and their outputs are mapped back to counts with the

@@ -1,4 +1,4 @@
-# Interaction effects, loss tests and the study's tables (STUDY.md section 4).
+# Interaction effects, loss tests and the study's tables (docs/study.md section 4).
 
 
 # One job analyses the seeds of one control x padding x arch x L1 (5 models by default):

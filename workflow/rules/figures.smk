@@ -1,4 +1,4 @@
-# Figures 3-8 and S1-S5 (STUDY.md section 6, poster numbering): one rule per figure,
+# Figures 3-8 and S1-S5 (docs/study.md section 6, poster numbering): one rule per figure,
 # named as its figure, generated from the figure table lookloss.plots.FIGURES (what
 # each figure reads and which options it uses). `snakemake --cores 1 fig4` rebuilds
 # figures/fig4.{pdf,png}. A rule's params hold only the options its figure uses, so

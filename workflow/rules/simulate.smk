@@ -1,4 +1,4 @@
-# Simulated sequences, labels, pair sets and nulls (STUDY.md sections 1-2).
+# Simulated sequences, labels, pair sets and nulls (docs/study.md sections 1-2).
 
 
 rule simulate:

@@ -1,4 +1,4 @@
-# Training (STUDY.md section 3). Three rules make the same files, one model folder each
+# Training (docs/study.md section 3). Three rules make the same files, one model folder each
 # (models/{control}/{padding}/{arch}-l1_{l1}-seed_{seed}/): which one runs follows
 # models.checkpoints and training.fuse (fuse_models() in common.smk).
 #   - train: one job per model (CPU default; many small jobs fill many cores).
