@@ -9,6 +9,8 @@ import torch
 from lookloss import interactions, stats
 from lookloss.transforms import anscombe
 
+from oracles import Oracle  # tests/oracles.py
+
 
 class LinearCounts(torch.nn.Module):
     """Counts = c + sum over positions of a per-base weight: exactly additive in any
@@ -23,23 +25,6 @@ class LinearCounts(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         counts = self.offset + (x.double() * self.weight).sum(dim=(1, 2))
         return anscombe(counts)
-
-
-class Oracle(torch.nn.Module):
-    """The simulation's positive-control rate 60 q^1.5, scanned with 'valid' padding."""
-
-    def __init__(self, sim, control: str = "pos"):
-        super().__init__()
-        self.kernels = [torch.from_numpy(m.ddg)[None] for m in (sim.gata, sim.tal)]
-        self.scale, self.exponent = sim.controls[control]
-        self.mu = sim.mu
-        self.dummy = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.double()
-        q = sum(torch.sigmoid(-(torch.nn.functional.conv1d(x, k) - self.mu)).sum(dim=(1, 2))
-                for k in self.kernels)
-        return anscombe(self.scale * q**self.exponent)
 
 
 @pytest.fixture(scope="module")

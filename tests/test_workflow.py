@@ -150,6 +150,44 @@ def test_models_from_a_published_run_give_the_same_analysis(smoke_run, tmp_path)
         assert first and first == second, pattern
 
 
+def test_a_pt2_export_of_a_smoke_model_gives_the_workflows_numbers(smoke_run, tmp_path):
+    """`lookloss export`, `lookloss fasta` and `lookloss loss-test` on a trained smoke model.
+
+    The loss test's knock-outs are its own random draws, so its per-pair table matches the
+    workflow's where knock-outs do not enter (the pairs, f_ab, the target, loss_orig); fed
+    the simulation's own knock-out variants, the exported model reproduces every number
+    of the workflow's table.
+    """
+    import numpy as np
+
+    from lookloss import inference, interactions, io
+
+    model_dir = smoke_run / "models" / "neg" / "valid" / "arch1-l1_0.0001-seed_100"
+    cli = [sys.executable, "-m", "lookloss.cli"]
+    for args in (["export", str(model_dir / "model.pt"), str(tmp_path / "model.pt2")],
+                 ["fasta", str(smoke_run / "simulation" / "valid" / "test.npz"), "--control", "neg",
+                  "--out", str(tmp_path / "test.fa"), "--targets", str(tmp_path / "targets.tsv")],
+                 ["loss-test", "--model", str(tmp_path / "model.pt2"), "--sequences", str(tmp_path / "test.fa"),
+                  "--targets", str(tmp_path / "targets.tsv"), "--motifs", "resources/motifs.meme",
+                  "--pair", "GATA_disc1", "TAL1_known1", "--out", str(tmp_path / "out")]):
+        done = subprocess.run([*cli, *args], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+    workflow = pd.read_parquet(smoke_run / "interactions" / "neg" / "valid" / model_dir.name / "test.parquet")
+    mine = pd.read_parquet(tmp_path / "out" / "pairs.parquet")
+    mine = mine.assign(pair=mine["name"].str.removeprefix("seq").astype(int)).merge(workflow, on="pair")
+    assert len(mine) == len(workflow)  # every analysed pair of the simulation is found ...
+    assert (mine["a_start"] == mine["gata_start"]).all() and (mine["b_start"] == mine["tal_start"]).all()  # ... there
+    np.testing.assert_array_equal(mine["f_ab"], mine["f_gt"])
+    np.testing.assert_array_equal(mine["loss_orig_x"], mine["loss_orig_y"])
+    np.testing.assert_array_equal(mine["target"], mine["y"])
+    pairs = io.load_npz(smoke_run / "simulation" / "valid" / "pairs_test.npz")
+    exported = inference.load_model(tmp_path / "model.pt2")
+    computed = interactions.variant_effects(exported, {v: pairs[f"s_{v}"] for v in ("gt", "g", "t", "0")},
+                                            pairs["y_neg"])
+    for column, values in computed.items():
+        np.testing.assert_array_equal(values, workflow[column].to_numpy(), err_msg=column)
+
+
 #: The last commit before the code was restructured around lookloss.layout (issue 10).
 REFERENCE_COMMIT = "82a8ff1"
 

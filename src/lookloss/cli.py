@@ -2,18 +2,29 @@
 
 Subcommands:
 
+- ``lookloss loss-test``: the study's loss test on your own model and data
+  (:func:`lookloss.losstest.loss_test`): FASTA sequences, a TSV of their counts, a
+  MEME motif file and a model file; writes ``pairs.parquet``, ``summary.json`` and
+  ``loss.png`` to ``--out`` and prints the summary.
+- ``lookloss export``: a lookloss checkpoint as a ``torch.export`` program (``.pt2``).
+- ``lookloss fasta``: the sequences and counts of a simulated split as FASTA and TSV.
 - ``lookloss publish``: copy a finished run's models, tables and figures to a published
   folder with a manifest (:func:`lookloss.checkpoints.publish`), for
   ``models.checkpoints``.
 
 Errors in what a user gave (a file, a name, a value) end with one line on stderr and
-exit status 2; nothing is written then.
+exit status 2; nothing is written then, and outputs appear whole or not at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import sys
+import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,11 +53,195 @@ def _publish(args: argparse.Namespace) -> None:
           f"(commit {manifest['commit'][:12] or 'unknown'}{', with uncommitted changes' if manifest['uncommitted_changes'] else ''})")
 
 
+#: Bases a sequence may hold (either case: soft-masked sequences are read as they are).
+BASES = frozenset("ACGT")
+
+
+def read_sequences(path: Path, non_acgt: str) -> tuple[list[str], list[str], list[str]]:
+    """Names and upper-case sequences of a FASTA file, and the names skipped for other characters."""
+    from lookloss import io
+
+    try:
+        records = io.read_fasta(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    names, seqs, skipped = [], [], []
+    for name, sequence in records:
+        sequence = sequence.upper()
+        if not set(sequence) <= BASES:
+            if non_acgt == "fail":
+                bad = sorted(set(sequence) - BASES)
+                raise UsageError(f"sequence {name!r} in {str(path)!r} holds characters other than ACGT ({bad}); "
+                                 "use --non-acgt skip to leave such sequences out")
+            skipped.append(name)
+            continue
+        names.append(name)
+        seqs.append(sequence)
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicated:
+        raise UsageError(f"sequence name(s) {duplicated[:5]} occur more than once in {str(path)!r}")
+    if not seqs:
+        raise UsageError(f"no sequence of {str(path)!r} is made of A, C, G and T only ({len(skipped)} skipped)")
+    lengths = {}
+    for name, sequence in zip(names, seqs, strict=True):
+        lengths.setdefault(len(sequence), name)
+    if len(lengths) > 1:
+        (l1, n1), (l2, n2) = sorted(lengths.items())[:2]
+        raise UsageError(f"sequences differ in length: {n1!r} has {l1} bp, {n2!r} has {l2} bp; "
+                         "every sequence must have the same length")
+    return names, seqs, skipped
+
+
+def read_targets(path: Path, names: list[str], skipped: list[str]) -> list[float]:
+    """The target of each named sequence from a TSV with columns ``name`` and ``target``."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise UsageError(f"target file {str(path)!r} does not exist")
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"name": str})
+    except (ValueError, pd.errors.ParserError) as error:
+        raise UsageError(f"cannot read {str(path)!r} as a tab-separated table: {error}") from None
+    missing = [c for c in ("name", "target") if c not in table.columns]
+    if missing:
+        raise UsageError(f"{str(path)!r} has no column(s) {missing}; expected a header with 'name' and 'target' "
+                         f"(found {list(table.columns)})")
+    values = pd.to_numeric(table["target"], errors="coerce")
+    bad = table["name"][values.isna()].tolist()
+    if bad:
+        raise UsageError(f"{str(path)!r}: the target of {bad[0]!r} is not a number ({len(bad)} such rows)")
+    if (values < 0).any():
+        raise UsageError(f"{str(path)!r}: targets are counts; {table['name'][values < 0].iloc[0]!r} has a negative one")
+    duplicated = table["name"][table["name"].duplicated()].tolist()
+    if duplicated:
+        raise UsageError(f"{str(path)!r}: sequence {duplicated[0]!r} has more than one target")
+    targets = dict(zip(table["name"], values, strict=True))
+    without = [n for n in names if n not in targets]
+    if without:
+        raise UsageError(f"sequence {without[0]!r} has no target in {str(path)!r} ({len(without)} without one)")
+    known = set(names) | set(skipped)
+    orphans = [n for n in targets if n not in known]
+    if orphans:
+        raise UsageError(f"target {orphans[0]!r} in {str(path)!r} names no sequence ({len(orphans)} such)")
+    return [float(targets[n]) for n in names]
+
+
+def _loss_test(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from lookloss import inference, io, losstest, motifs, plots
+
+    names, seqs, skipped = read_sequences(args.sequences, args.non_acgt)
+    targets = read_targets(args.targets, names, skipped)
+    try:
+        ppms = motifs.read_motifs(args.motifs, list(args.pair))
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    try:
+        model = inference.load_model(args.model)
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    codes = np.frombuffer("".join(seqs).encode(), dtype=np.uint8).reshape(len(seqs), -1)
+    onehot = motifs.to_onehot(np.searchsorted(np.frombuffer(b"ACGT", dtype=np.uint8), codes).astype(np.int8))
+    try:
+        result = losstest.loss_test(model, onehot, np.asarray(targets), ppms[args.pair[0]], ppms[args.pair[1]],
+                                    link=args.link, min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
+                                    names=names, motif_names=tuple(args.pair))
+    except losstest.LossTestError as error:
+        raise UsageError(str(error)) from None
+    summary = {**result.summary, "n_skipped_non_acgt": len(skipped)}
+    figure = plots.loss_test_figure(result.pairs, summary)
+    stage = Path(tempfile.mkdtemp(prefix=f".{args.out.name}.", dir=args.out.parent if args.out.parent.exists() else None))
+    try:  # every output is written to a staging folder first: they appear whole or not at all
+        io.write_parquet(stage / "pairs.parquet", result.pairs)
+        io.write_json(stage / "summary.json", summary)
+        figure.savefig(stage / "loss.png", dpi=150, metadata={"Software": None})
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name in ("pairs.parquet", "summary.json", "loss.png"):
+            os.replace(stage / name, args.out / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    if skipped:
+        print(f"skipped {len(skipped)} sequence(s) with characters other than ACGT (first: {skipped[0]!r})")
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {args.out / 'pairs.parquet'}, {args.out / 'summary.json'}, {args.out / 'loss.png'}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from lookloss import inference, models
+
+    try:
+        model = models.load(args.model)
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    inference.export_model(model, args.out, model.seq_len)
+    print(f"exported {args.model} ({model.arch}, {model.padding} padding) to {args.out}")
+
+
+def _fasta(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from lookloss import io, layout, motifs
+
+    try:
+        arrays = io.load_npz(args.split)
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    key = layout.counts_key(args.control)
+    if layout.ONEHOT not in arrays or key not in arrays:
+        raise UsageError(f"{str(args.split)!r} holds no {layout.ONEHOT!r} and {key!r} arrays: expected a simulated "
+                         f"split (simulation/{{padding}}/{{split}}.npz) and a control it has")
+    codes = motifs.to_codes(arrays[layout.ONEHOT])
+    names = [f"seq{i}" for i in range(len(codes))]
+    io.write_fasta(args.out, [(n, "".join(layout.ALPHABET[c] for c in row)) for n, row in zip(names, codes, strict=True)])
+    io.write_tsv(args.targets, pd.DataFrame({"name": names, "target": arrays[key]}))
+    print(f"wrote {len(names)} sequences to {args.out} and their {args.control} counts to {args.targets}")
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of ``lookloss``."""
     top = argparse.ArgumentParser(prog="lookloss", allow_abbrev=False, description="Look at the Loss: detect false-positive motif "
                                   "interactions learned by neural networks.")
     commands = top.add_subparsers(dest="command", required=True)
+    test = commands.add_parser("loss-test", allow_abbrev=False,
+                               help="the study's loss test on your own model and data",
+                               description="Does the interaction your model learned between two motifs lower its "
+                               "loss on held-out data? The study's procedure: pairs of motif instances, knock-outs, "
+                               "main and interaction effects, losses with and without the interaction, two nulls, "
+                               "four one-sided tests.")
+    test.add_argument("--model", required=True, type=Path,
+                      help="TorchScript file, torch.export program (.pt2) or lookloss checkpoint; maps one-hot "
+                      "(N, 4, L), rows A, C, G, T, to (N,) or (N, 1)")
+    test.add_argument("--sequences", required=True, type=Path, help="FASTA, every sequence of one length")
+    test.add_argument("--targets", required=True, type=Path,
+                      help="TSV with a header: columns 'name' and 'target' (observed counts), one row per sequence")
+    test.add_argument("--motifs", required=True, type=Path, help="MEME motif file")
+    test.add_argument("--pair", required=True, nargs=2, metavar=("NAME_A", "NAME_B"), help="the two motifs")
+    test.add_argument("--link", default="anscombe", choices=["anscombe", "log1p", "identity"],
+                      help="the model's output space: anscombe counts = (out/2)^2 - 3/8 (the study's), "
+                      "log1p counts = exp(out) - 1, identity counts = out; the loss is the squared error there")
+    test.add_argument("--min-logodds", type=float, default=2.0, help="an instance must score above this (2.0)")
+    test.add_argument("--alpha", type=float, default=0.05, help="significance level of the call (0.05)")
+    test.add_argument("--seed", type=int, default=0, help="seeds the knock-outs and the nulls (0)")
+    test.add_argument("--non-acgt", choices=["skip", "fail"], default="skip",
+                      help="sequences with other characters (N, ...): leave them out and say how many (skip, the "
+                      "default), or stop (fail)")
+    test.add_argument("--out", required=True, type=Path, help="folder for pairs.parquet, summary.json, loss.png")
+    test.set_defaults(run=_loss_test)
+    export = commands.add_parser("export", allow_abbrev=False,
+                                 help="a lookloss checkpoint as a torch.export program (.pt2)")
+    export.add_argument("model", type=Path, help="model.pt of a lookloss run")
+    export.add_argument("out", type=Path, help="the .pt2 file to write")
+    export.set_defaults(run=_export)
+    fasta = commands.add_parser("fasta", allow_abbrev=False,
+                                help="a simulated split's sequences as FASTA and one control's counts as TSV")
+    fasta.add_argument("split", type=Path, help="simulation/{padding}/{split}.npz of a lookloss run")
+    fasta.add_argument("--control", required=True, help="whose counts (e.g. neg)")
+    fasta.add_argument("--out", required=True, type=Path, help="the FASTA file to write")
+    fasta.add_argument("--targets", required=True, type=Path, help="the TSV of counts to write")
+    fasta.set_defaults(run=_fasta)
     publish = commands.add_parser("publish", allow_abbrev=False, help="publish a finished run's models, tables and figures with a "
                                   "manifest (for models.checkpoints)")
     publish.add_argument("--configfile", nargs="*", default=[], type=Path,

@@ -8,7 +8,11 @@ works for any :class:`torch.nn.Module` that maps one-hot ``(N, 4, L)`` sequences
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -94,14 +98,28 @@ def predict(model: nn.Module, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> 
     """
     device, dtype = placement(model)
     x = torch.as_tensor(x)
+    with evaluating(model), torch.inference_mode():
+        parts = [model(as_inputs(chunk, device, dtype)).reshape(-1).cpu() for chunk in x.split(batch_size)]
+    return torch.cat(parts).numpy() if parts else np.zeros(0, dtype=np.float32)
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the block, in its former mode after it.
+
+    Modules that have no modes (a ``torch.export`` program's module refuses
+    ``eval()``; it was exported in the mode it runs in) are used as they are.
+    """
     was_training = model.training
-    model.eval()
     try:
-        with torch.inference_mode():
-            parts = [model(as_inputs(chunk, device, dtype)).reshape(-1).cpu() for chunk in x.split(batch_size)]
+        model.eval()
+    except NotImplementedError:
+        yield model
+        return
+    try:
+        yield model
     finally:
         model.train(was_training)
-    return torch.cat(parts).numpy() if parts else np.zeros(0, dtype=np.float32)
 
 
 def mse(model: nn.Module, x: ArrayLike, y: ArrayLike, batch_size: int = PREDICT_BATCH) -> float:
@@ -113,3 +131,51 @@ def mean_squared_error(predictions: np.ndarray, y: ArrayLike) -> float:
     """Mean squared difference of predictions and targets, computed in float64."""
     residual = np.asarray(predictions, dtype=np.float64).ravel() - np.asarray(y, dtype=np.float64).ravel()
     return float(np.mean(residual**2))
+
+
+def load_model(path: str | Path) -> nn.Module:
+    """A model from a file: a ``torch.export`` program (``.pt2``), TorchScript, or a lookloss checkpoint.
+
+    Returns the module on the CPU in eval mode. Raises ``ValueError`` naming the file
+    when it is none of these (or unreadable), ``FileNotFoundError`` when it is missing.
+    """
+    from lookloss import models
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+    reasons = []
+    if path.suffix == ".pt2":
+        try:
+            return torch.export.load(str(path)).module()
+        except Exception as error:  # noqa: BLE001  (whatever a damaged archive raises)
+            reasons.append(f"as a torch.export program: {_first_line(error)}")
+    try:
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as error:  # noqa: BLE001
+        reasons.append(f"as TorchScript: {_first_line(error)}")
+    try:
+        return models.load(path)
+    except (ValueError, KeyError, RuntimeError) as error:
+        reasons.append(f"as a lookloss checkpoint: {_first_line(error)}")
+    raise ValueError(f"cannot read model file {str(path)!r} ({'; '.join(reasons)}): expected a TorchScript file "
+                     "(torch.jit.save), a torch.export program (.pt2) or a lookloss checkpoint")
+
+
+def export_model(model: nn.Module, path: str | Path, seq_len: int) -> None:
+    """Save ``model`` as a ``torch.export`` program (``.pt2``) taking any batch of ``(N, 4, seq_len)``."""
+    from lookloss.io import atomic_path
+
+    example = torch.zeros(2, 4, seq_len, dtype=placement(model)[1])
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(model.eval(), (example,), dynamic_shapes=({0: batch},))
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def _first_line(error: BaseException) -> str:
+    """The first sentence of an error's message (torch's run on for lines)."""
+    text = str(error).strip()
+    return text.splitlines()[0].split(". ")[0] if text else type(error).__name__

@@ -11,9 +11,10 @@ counts space:
   ``loss_main = (g(max(f(s_gt) - I, -3/8)) - g(y))^2``; ``delta = loss_main - loss_orig``
   is positive where the interaction improves the prediction.
 
-:func:`predict_counts` and :func:`interaction_table` accept any
-:class:`torch.nn.Module` that maps one-hot ``(N, 4, L)`` input to an Anscombe-space
-output, so the same calls apply the loss test to a user's own model.
+:func:`predict_counts` and :func:`variant_effects` accept any :class:`torch.nn.Module`
+that maps one-hot ``(N, 4, L)`` input to an output in one of the spaces of
+:data:`lookloss.transforms.LINKS` (the study's: Anscombe); :mod:`lookloss.losstest`
+applies the loss test with them to a user's own model and data.
 """
 
 from __future__ import annotations
@@ -26,29 +27,30 @@ import torch
 
 from lookloss import inference
 from lookloss.layout import INDEX, ROLES, VARIANTS, counts_key, rate_key, start_key, variant_key
-from lookloss.transforms import anscombe, inverse_anscombe
+from lookloss.transforms import ANSCOMBE, Link
 
 COLUMNS = [
     "pair", *map(start_key, ROLES),
     "f_gt", "f_g", "f_t", "f_0", "m_g", "m_t", "joint", "interaction",
     "y", "loss_orig", "loss_main", "delta", "true_m_g", "true_m_t", "true_interaction",
 ]
-_FLOOR = -3.0 / 8.0  # the smallest value inverse_anscombe can return
 
 
 def predict_counts(model: torch.nn.Module, onehot: np.ndarray | torch.Tensor,
-                   batch_size: int = inference.PREDICT_BATCH) -> np.ndarray:
-    """Model predictions mapped back to counts, ``(y / 2)^2 - 3/8``.
+                   batch_size: int = inference.PREDICT_BATCH, link: Link = ANSCOMBE) -> np.ndarray:
+    """Model predictions mapped back to counts (Anscombe: ``(y / 2)^2 - 3/8``).
 
     Parameters
     ----------
     model : torch.nn.Module
-        Maps float one-hot ``(N, 4, L)`` to Anscombe-space predictions, shape (N,)
-        or (N, 1); run by :func:`lookloss.inference.predict` (eval mode, its device).
+        Maps float one-hot ``(N, 4, L)`` to predictions in ``link``'s space, shape
+        (N,) or (N, 1); run by :func:`lookloss.inference.predict` (eval mode, its device).
     onehot : numpy.ndarray or torch.Tensor, shape=(N, 4, L)
         Sequences, any numeric dtype.
     batch_size : int
         Sequences per forward pass.
+    link : lookloss.transforms.Link
+        The model's output space (:data:`lookloss.transforms.LINKS`).
 
     Returns
     -------
@@ -56,7 +58,7 @@ def predict_counts(model: torch.nn.Module, onehot: np.ndarray | torch.Tensor,
         Predicted counts, float64.
     """
     y = inference.predict(model, onehot, batch_size).astype(np.float64)
-    return inverse_anscombe(y)
+    return link.to_counts(y)
 
 
 def effects(f: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -78,21 +80,67 @@ def effects(f: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"m_g": m_g, "m_t": m_t, "joint": joint, "interaction": joint - m_g - m_t}
 
 
-def losses(f_gt: np.ndarray, interaction: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-pair squared error in Anscombe space with and without the interaction.
+def losses(f_gt: np.ndarray, interaction: np.ndarray, y: np.ndarray, link: Link = ANSCOMBE
+           ) -> dict[str, np.ndarray]:
+    """Per-pair squared error in the model's space with and without the interaction.
 
-    The prediction without the interaction, ``f_gt - I``, is clipped at -3/8, the
-    lowest count prediction the Anscombe inverse can produce.
+    The prediction without the interaction, ``f_gt - I``, is clipped at ``link.floor``:
+    for Anscombe space -3/8, the lowest count prediction the inverse can produce.
 
     Returns
     -------
     dict
         ``loss_orig``, ``loss_main`` and ``delta = loss_main - loss_orig``.
     """
-    target = anscombe(np.asarray(y, dtype=np.float64))
-    loss_orig = (anscombe(f_gt) - target) ** 2
-    loss_main = (anscombe(np.maximum(f_gt - interaction, _FLOOR)) - target) ** 2
+    target = link.transform(np.asarray(y, dtype=np.float64))
+    loss_orig = (link.transform(f_gt) - target) ** 2
+    loss_main = (link.transform(np.maximum(f_gt - interaction, link.floor)) - target) ** 2
     return {"loss_orig": loss_orig, "loss_main": loss_main, "delta": loss_main - loss_orig}
+
+
+def variant_effects(model: torch.nn.Module, variants: Mapping[str, np.ndarray], y: np.ndarray,
+                    link: Link = ANSCOMBE, batch_size: int = inference.PREDICT_BATCH,
+                    known: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Predictions of the four knock-out variants of each pair, the effects and the losses.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps one-hot ``(N, 4, L)`` to predictions in ``link``'s space.
+    variants : mapping
+        One-hot sequences ``(n, 4, L)`` keyed by :data:`lookloss.layout.VARIANTS` (both
+        motifs, the first only, the second only, neither); those in ``known`` may be
+        left out.
+    y : numpy.ndarray, shape=(n,)
+        Observed counts of the sequences with both motifs.
+    link : lookloss.transforms.Link
+        The model's output space.
+    batch_size : int
+        Sequences per forward pass; the variants to predict go in one pass.
+    known : mapping, optional
+        Counts predictions already made for some variants (e.g. ``{"gt": f_gt}`` of
+        another pair set with the very same sequences); those are not predicted again.
+
+    Returns
+    -------
+    dict
+        ``f_gt``, ``f_g``, ``f_t``, ``f_0`` (counts), ``m_g``, ``m_t``, ``joint``,
+        ``interaction`` (:func:`effects`), ``loss_orig``, ``loss_main`` and ``delta``
+        (:func:`losses`).
+    """
+    n = len(y)
+    known = dict(known or {})
+    for v, values in known.items():
+        if v not in VARIANTS or np.shape(values) != (n,):
+            raise ValueError(f"known predictions: expected variants of {VARIANTS} with {n} values each, "
+                             f"got {v!r} with shape {np.shape(values)}")
+    todo = [v for v in VARIANTS if v not in known]
+    f = {v: np.asarray(known[v], dtype=np.float64) for v in known}
+    if todo:
+        stacked = np.concatenate([variants[v] for v in todo])
+        f.update(zip(todo, predict_counts(model, stacked, batch_size, link).reshape(len(todo), n), strict=True))
+    eff = effects(f)
+    return {**{f"f_{v}": f[v] for v in VARIANTS}, **eff, **losses(f["gt"], eff["interaction"], y, link)}
 
 
 def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], control: str,
@@ -126,27 +174,14 @@ def interaction_table(model: torch.nn.Module, pairs: Mapping[str, np.ndarray], c
     for key in [counts_key(control), *map(variant_key, VARIANTS), *(rate_key(control, v) for v in VARIANTS)]:
         if key not in pairs:
             raise KeyError(f"pair set has no array {key!r} (control {control!r})")
-    n = pairs[variant_key("gt")].shape[0]
-    known = dict(known or {})
-    for v, values in known.items():
-        if v not in VARIANTS or np.shape(values) != (n,):
-            raise ValueError(f"known predictions: expected variants of {VARIANTS} with {n} values each, "
-                             f"got {v!r} with shape {np.shape(values)}")
-    todo = [v for v in VARIANTS if v not in known]
-    f = {v: np.asarray(known[v], dtype=np.float64) for v in known}
-    if todo:
-        stacked = np.concatenate([pairs[variant_key(v)] for v in todo])
-        f.update(zip(todo, predict_counts(model, stacked, batch_size).reshape(len(todo), n), strict=True))
-    eff = effects(f)
-    lam = {v: pairs[rate_key(control, v)] for v in VARIANTS}
-    truth = effects(lam)
+    variants = {v: pairs[variant_key(v)] for v in VARIANTS}
+    computed = variant_effects(model, variants, pairs[counts_key(control)], batch_size=batch_size, known=known)
+    truth = effects({v: pairs[rate_key(control, v)] for v in VARIANTS})
     table = pd.DataFrame({
         "pair": pairs[INDEX],
         **{start_key(r): pairs[start_key(r)] for r in ROLES},
-        **{f"f_{v}": f[v] for v in VARIANTS},
-        **eff,
+        **computed,
         "y": pairs[counts_key(control)],
-        **losses(f["gt"], eff["interaction"], pairs[counts_key(control)]),
         "true_m_g": truth["m_g"],
         "true_m_t": truth["m_t"],
         "true_interaction": truth["interaction"],

@@ -94,3 +94,44 @@ def write_parquet(path: str | Path, table: pd.DataFrame) -> None:
     """Write a table as Parquet (pyarrow, no index), atomically."""
     with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False, engine="pyarrow")
+
+
+def read_fasta(path: str | Path) -> list[tuple[str, str]]:
+    """The records of a FASTA file as ``(name, sequence)``: name = the header's first word.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    ValueError
+        When it holds no record, text before the first header, or a header without a name.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sequence file {str(path)!r} does not exist")
+    records: list[tuple[str, list[str]]] = []
+    with open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.strip()
+            if line.startswith(">"):
+                name = line[1:].split()[0] if line[1:].split() else ""
+                if not name:
+                    raise ValueError(f"{str(path)!r} line {number}: a header without a name")
+                records.append((name, []))
+            elif line:
+                if not records:
+                    raise ValueError(f"{str(path)!r} line {number}: sequence before the first '>' header; "
+                                     "expected FASTA")
+                records[-1][1].append(line)
+    if not records:
+        raise ValueError(f"{str(path)!r} holds no FASTA record (no line starting with '>')")
+    return [(name, "".join(parts)) for name, parts in records]
+
+
+def write_fasta(path: str | Path, records: list[tuple[str, str]], width: int = 80) -> None:
+    """Write ``(name, sequence)`` records as FASTA, ``width`` bases per line, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
+        for name, sequence in records:
+            handle.write(f">{name}\n")
+            for start in range(0, len(sequence), width):
+                handle.write(sequence[start:start + width] + "\n")

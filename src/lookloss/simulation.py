@@ -113,7 +113,7 @@ class Simulation:
     @property
     def min_gap(self) -> int:
         """Fewest bases between two analysed motifs: no window of either width spans both."""
-        return max(self.gata.width, self.tal.width) - 1
+        return min_gap(self.gata.width, self.tal.width)
 
     @property
     def n_fit(self) -> int:
@@ -263,17 +263,32 @@ def variants(codes: np.ndarray, gata_start: np.ndarray, tal_start: np.ndarray,
     return dict(zip(VARIANTS, (codes, g, t, embed(g, gata_start, gata_ko)), strict=True))
 
 
-def random_windows(rng: np.random.Generator, sim: Simulation, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random GATA1- and TAL1-width windows obeying the pair separation rule."""
-    g = np.zeros(n, dtype=np.int64)
-    t = np.zeros(n, dtype=np.int64)
+def min_gap(w_a: int, w_b: int) -> int:
+    """Fewest bases between two analysed motifs of these widths: no window of either spans both."""
+    return max(w_a, w_b) - 1
+
+
+def random_windows(rng: np.random.Generator, n: int, length: int, w_a: int, w_b: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of two random windows of widths ``w_a`` and ``w_b`` per sequence, obeying the
+    pair separation rule (:func:`min_gap`), redrawn until they do."""
+    a = np.zeros(n, dtype=np.int64)
+    b = np.zeros(n, dtype=np.int64)
     todo = np.ones(n, dtype=bool)
     while todo.any():
         rows = np.flatnonzero(todo)
-        g[rows] = rng.integers(0, sim.seq_len - sim.gata.width + 1, size=rows.size)
-        t[rows] = rng.integers(0, sim.seq_len - sim.tal.width + 1, size=rows.size)
-        todo[rows] = gap(g[rows], sim.gata.width, t[rows], sim.tal.width) < sim.min_gap
-    return g, t
+        a[rows] = rng.integers(0, length - w_a + 1, size=rows.size)
+        b[rows] = rng.integers(0, length - w_b + 1, size=rows.size)
+        todo[rows] = gap(a[rows], w_a, b[rows], w_b) < min_gap(w_a, w_b)
+    return a, b
+
+
+def shuffle_dinucleotides(codes: np.ndarray, seed: int) -> np.ndarray:
+    """Each sequence (codes ``(n, L)``) shuffled keeping its dinucleotide counts (tangermeme)."""
+    if not len(codes):
+        return codes
+    shuffled = dinucleotide_shuffle(torch.from_numpy(motifs.to_onehot(codes)), n=1, random_state=seed)[:, 0]
+    return motifs.to_codes(shuffled.numpy())
 
 
 def pair_arrays(sim: Simulation, padding: str, index: np.ndarray, gata_start: np.ndarray,
@@ -357,7 +372,7 @@ def simulate(sim: Simulation, padding: str) -> dict[str, dict[str, np.ndarray]]:
     out[layout.pairs_name("shuffled")] = _shuffled_null(sim, padding, idx, g, t, original)
 
     rp_rng = stream(sim.seed, _RANDPOS)
-    rg, rt = random_windows(rp_rng, sim, idx.size)
+    rg, rt = random_windows(rp_rng, idx.size, sim.seq_len, sim.gata.width, sim.tal.width)
     seqs = variants(original, rg, rt,
                     knockouts(rp_rng, sim.gata, idx.size, sim.knockout_min_ddg),
                     knockouts(rp_rng, sim.tal, idx.size, sim.knockout_min_ddg))
@@ -366,20 +381,23 @@ def simulate(sim: Simulation, padding: str) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def shuffle_seed(rng: np.random.Generator) -> int:
+    """A seed for tangermeme's shuffle drawn from ``rng`` (the range its RNG accepts)."""
+    return int(rng.integers(0, 2**31 - 2**24))
+
+
+def random_bases(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
+    """Uniform random bases ``(n, width)``: the shuffled null's plain "knock-outs"."""
+    return rng.integers(0, 4, size=(n, width), dtype=np.int8)
+
+
 def _shuffled_null(sim: Simulation, padding: str, idx: np.ndarray, g: np.ndarray,
                    t: np.ndarray, original: np.ndarray) -> dict[str, np.ndarray]:
     """Dinucleotide-shuffled test pairs, 'knocked out' by plain uniform random bases."""
     rng = stream(sim.seed, _SHUFFLE)
-    shuffle_seed = int(rng.integers(0, 2**31 - 2**24))
-    if idx.size:
-        onehot = torch.from_numpy(motifs.to_onehot(original))
-        shuffled = dinucleotide_shuffle(onehot, n=1, random_state=shuffle_seed)[:, 0]
-        codes = motifs.to_codes(shuffled.numpy())
-    else:
-        codes = original
-    seqs = variants(codes, g, t,
-                    rng.integers(0, 4, size=(idx.size, sim.gata.width), dtype=np.int8),
-                    rng.integers(0, 4, size=(idx.size, sim.tal.width), dtype=np.int8))
+    codes = shuffle_dinucleotides(original, shuffle_seed(rng))
+    seqs = variants(codes, g, t, random_bases(rng, idx.size, sim.gata.width),
+                    random_bases(rng, idx.size, sim.tal.width))
     y = draw_counts(stream(sim.seed, _COUNTS, _SPLIT_ID["shuffled"]), oracle(sim, codes, padding))
     return pair_arrays(sim, padding, idx, g, t, seqs, y)
 

@@ -6,10 +6,16 @@ algebraic inverse ``f(y) = (y / 2)^2 - 3/8``. Both functions accept numpy arrays
 torch tensors and Python scalars and return the same kind of object; floating
 inputs keep their dtype, integer inputs become float64 (numpy) or the default
 torch dtype.
+
+:data:`LINKS` names the output spaces the loss test accepts for a user's model: the
+study's Anscombe space, ``log1p`` (output = log(1 + counts)) and ``identity``
+(output = counts).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -65,3 +71,37 @@ def inverse_anscombe(y: ArrayLike) -> ArrayLike:
     """
     y = _as_float(y)
     return (y / 2.0) ** 2 - ANSCOMBE_OFFSET
+
+
+@dataclass(frozen=True)
+class Link:
+    """How a model's output relates to counts, and the space its loss is measured in.
+
+    Attributes
+    ----------
+    name : str
+        ``anscombe``, ``log1p`` or ``identity``.
+    to_counts : callable
+        Model output -> counts (numpy, float64).
+    transform : callable
+        Counts -> the space the model was trained in; the loss of a prediction ``f``
+        against a count ``y`` is ``(transform(f) - transform(y))^2``.
+    floor : float
+        The prediction without the interaction, ``f - I``, is clipped here: the lowest
+        count ``transform`` takes (-3/8 for Anscombe, as the study; 0 for log1p; none
+        for the identity).
+    """
+
+    name: str
+    to_counts: Callable[[np.ndarray], np.ndarray]
+    transform: Callable[[np.ndarray], np.ndarray]
+    floor: float
+
+
+#: The links the loss test knows: the study's Anscombe transform, log(1 + counts), and counts.
+LINKS = {
+    "anscombe": Link("anscombe", inverse_anscombe, anscombe, -ANSCOMBE_OFFSET),
+    "log1p": Link("log1p", np.expm1, np.log1p, 0.0),
+    "identity": Link("identity", np.asarray, np.asarray, -np.inf),
+}
+ANSCOMBE = LINKS["anscombe"]

@@ -1,0 +1,272 @@
+"""The loss test on any model and data: is the interaction a model learned between two motifs real?
+
+The study's procedure (docs/study.md sections 2 and 4), for a user's model, held-out
+sequences with measured counts, and two motifs:
+
+1. **Pairs.** Each sequence is scanned with both motifs (forward strand, complete
+   windows). It is kept when each motif has an instance with log-odds above
+   ``min_logodds`` and the two instances obey the study's gap rule (at least
+   ``max(width) - 1`` bases between them); the best-scoring such pair is used.
+2. **Knock-outs.** Each instance is replaced by uniform random bases, redrawn until
+   the replacement scores ΔΔG > ``knockout_min_ddg``; the same replacement serves in
+   every variant (both motifs, A only, B only, neither).
+3. **Effects and losses.** The model predicts the four variants; with ``f`` its
+   prediction in counts, M_A, M_B, I = f_AB - f_0 - M_A - M_B, and the per-pair loss
+   in the model's space with and without I (the study's clip), Δ = loss_main - loss_orig.
+4. **Nulls.** A dinucleotide shuffle of each analysed sequence with plain random bases
+   at the same positions, and two random windows under the same gap rule (knocked out
+   like motifs).
+5. **Tests** (one-sided): paired Wilcoxon Δ > 0; unpaired Mann-Whitney loss_main >
+   loss_orig; magnitude |I| > |I| of the shuffled null; random-position Δ > Δ at random
+   windows. The call is ``interaction`` when the paired test is significant.
+
+Everything reuses the simulation's and the analysis's functions: the scan
+(:func:`lookloss.motifs.window_ddg`), knock-outs, variants, gap rule and nulls
+(:mod:`lookloss.simulation`), effects and losses (:mod:`lookloss.interactions`) and
+the tests (:mod:`lookloss.stats`). The ΔΔG matrices take the motifs smoothed as the
+study smooths them, against the base composition of the given sequences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lookloss import inference, interactions, motifs, simulation, stats
+from lookloss.layout import ALPHABET, VARIANTS
+from lookloss.transforms import LINKS
+
+#: Columns of the per-pair table, in order.
+PAIR_COLUMNS = ["name", "a_start", "b_start", "f_ab", "f_a", "f_b", "f_0", "m_a", "m_b", "interaction", "target",
+                "loss_orig", "loss_main", "delta"]
+#: What the study's names (variants of s_GT: GATA1 is motif A, TAL1 motif B) are called here.
+_RENAME = {"f_gt": "f_ab", "f_g": "f_a", "f_t": "f_b", "f_0": "f_0", "m_g": "m_a", "m_t": "m_b",
+           "interaction": "interaction", "loss_orig": "loss_orig", "loss_main": "loss_main", "delta": "delta"}
+# Stream keys of the test's random draws, one per purpose (lookloss.simulation.stream).
+_KNOCKOUT, _SHUFFLE, _RANDPOS = 1, 2, 3
+
+
+class LossTestError(ValueError):
+    """The input cannot be tested as given; the message says what is wrong and what was expected."""
+
+
+@dataclass
+class LossTestResult:
+    """Outcome of :func:`loss_test`.
+
+    Attributes
+    ----------
+    pairs : pandas.DataFrame
+        One row per analysed sequence (:data:`PAIR_COLUMNS`).
+    summary : dict
+        Sizes, interaction and loss statistics, the four p-values, ``alpha`` and the
+        ``call``.
+    shuffled, randpos : pandas.DataFrame
+        The same table for the two nulls.
+    """
+
+    pairs: pd.DataFrame
+    summary: dict[str, Any]
+    shuffled: pd.DataFrame = field(repr=False)
+    randpos: pd.DataFrame = field(repr=False)
+
+    @property
+    def call(self) -> str:
+        return self.summary["call"]
+
+
+def as_motif(ppm: np.ndarray | simulation.Motif, background: np.ndarray, pseudocount: float,
+             name: str) -> simulation.Motif:
+    """A motif for scanning and knock-outs: its smoothed matrix and ΔΔG matrix."""
+    if isinstance(ppm, simulation.Motif):
+        return ppm
+    ppm = np.asarray(ppm, dtype=np.float64)
+    if ppm.ndim != 2 or ppm.shape[0] != 4:
+        raise LossTestError(f"motif {name!r}: expected a probability matrix of shape (4, width), got {ppm.shape}")
+    smoothed = motifs.smooth(ppm, pseudocount)
+    return simulation.Motif(name, smoothed, motifs.ddg_matrix(smoothed, background))
+
+
+def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation.Motif, min_logodds: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """The best pair of instances per sequence, under the threshold and the gap rule.
+
+    For each sequence: the best instance of A with the best instance of B that keeps
+    the gap from it, and the best B with the best compatible A; the better of the two
+    (by summed log-odds) is taken.
+
+    Returns
+    -------
+    rows, a_start, b_start : numpy.ndarray
+        The sequences with a pair, and where each motif starts.
+    seen : dict
+        Sequences with an instance of ``a``, of ``b``, and of both, above the threshold.
+    """
+    n, length = codes.shape
+    wa, wb = motif_a.width, motif_b.width
+    score_a = -motifs.window_ddg(codes, motif_a.ddg, "valid")  # log-odds (n, L - wa + 1)
+    score_b = -motifs.window_ddg(codes, motif_b.ddg, "valid")
+    score_a[score_a <= min_logodds] = -np.inf
+    score_b[score_b <= min_logodds] = -np.inf
+    seen = {"a": int(np.isfinite(score_a).any(axis=1).sum()), "b": int(np.isfinite(score_b).any(axis=1).sum()),
+            "both": int((np.isfinite(score_a).any(axis=1) & np.isfinite(score_b).any(axis=1)).sum())}
+    need = simulation.min_gap(wa, wb)
+    pos_a, pos_b = np.arange(score_a.shape[1]), np.arange(score_b.shape[1])
+
+    def best_partner(first: np.ndarray, w_first: int, others: np.ndarray, pos: np.ndarray, w_other: int
+                     ) -> np.ndarray:
+        allowed = simulation.gap(first[:, None], w_first, pos[None, :], w_other) >= need
+        return np.where(allowed, others, -np.inf)
+
+    a1 = score_a.argmax(axis=1)
+    b_given_a = best_partner(a1, wa, score_b, pos_b, wb)
+    b1 = b_given_a.argmax(axis=1)
+    total1 = score_a[np.arange(n), a1] + b_given_a[np.arange(n), b1]
+    b2 = score_b.argmax(axis=1)
+    a_given_b = best_partner(b2, wb, score_a, pos_a, wa)
+    a2 = a_given_b.argmax(axis=1)
+    total2 = score_b[np.arange(n), b2] + a_given_b[np.arange(n), a2]
+    second = total2 > total1
+    a_start, b_start = np.where(second, a2, a1), np.where(second, b2, b1)
+    rows = np.flatnonzero(np.isfinite(np.maximum(total1, total2)))
+    return rows, a_start[rows].astype(np.int64), b_start[rows].astype(np.int64), seen
+
+
+def loss_test(model: torch.nn.Module, onehot: np.ndarray, targets: np.ndarray, motif_a: np.ndarray | simulation.Motif,
+              motif_b: np.ndarray | simulation.Motif, *, link: str = "anscombe", min_logodds: float = 2.0,
+              alpha: float = 0.05, seed: int = 0, names: list[str] | None = None,
+              motif_names: tuple[str, str] = ("A", "B"), pseudocount: float = 0.001,
+              knockout_min_ddg: float = 10.0, batch_size: int = inference.PREDICT_BATCH) -> LossTestResult:
+    """The study's loss test for the interaction of two motifs in ``model``, on ``onehot`` and ``targets``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps one-hot ``(N, 4, L)`` (rows A, C, G, T) to ``(N,)`` or ``(N, 1)``, in the
+        space ``link`` names.
+    onehot : numpy.ndarray, shape=(N, 4, L)
+        Held-out sequences, one-hot (every position exactly one base).
+    targets : numpy.ndarray, shape=(N,)
+        Their observed counts.
+    motif_a, motif_b : numpy.ndarray, shape=(4, w), or lookloss.simulation.Motif
+        Position probability matrices (rows A, C, G, T), smoothed with ``pseudocount``.
+    link : {'anscombe', 'log1p', 'identity'}
+        The model's output space (:data:`lookloss.transforms.LINKS`).
+    min_logodds : float
+        An instance must score log-odds above this (the study: 2).
+    alpha : float
+        Significance level of the call.
+    seed : int
+        Seeds the knock-outs, the shuffles and the random windows.
+    names : list of str, optional
+        Sequence names for the table (default: their row numbers).
+    motif_names : tuple of str
+        How the summary names the motifs.
+    pseudocount, knockout_min_ddg : float
+        The study's smoothing (0.001) and knock-out threshold (ΔΔG > 10).
+    batch_size : int
+        Sequences per forward pass.
+
+    Returns
+    -------
+    LossTestResult
+
+    Raises
+    ------
+    LossTestError
+        Bad shapes or values, no pair above the threshold, or a model output of the
+        wrong shape.
+    """
+    if link not in LINKS:
+        raise LossTestError(f"unknown link {link!r}; expected one of {sorted(LINKS)}")
+    onehot = np.asarray(onehot)
+    targets = np.asarray(targets, dtype=np.float64).ravel()
+    if onehot.ndim != 3 or onehot.shape[1] != 4:
+        raise LossTestError(f"expected one-hot sequences of shape (N, 4, L), got {onehot.shape}")
+    if len(targets) != len(onehot):
+        raise LossTestError(f"{len(onehot)} sequences but {len(targets)} targets")
+    if not np.all(onehot.sum(axis=1) == 1):
+        raise LossTestError("sequences must be one-hot: every position exactly one of A, C, G, T")
+    names = [str(i) for i in range(len(onehot))] if names is None else list(names)
+    codes = motifs.to_codes(onehot)
+    counts = np.bincount(codes.ravel(), minlength=4).astype(np.float64)
+    background = counts / counts.sum()
+    a = as_motif(motif_a, background, pseudocount, motif_names[0])
+    b = as_motif(motif_b, background, pseudocount, motif_names[1])
+    for motif, label in ((a, motif_names[0]), (b, motif_names[1])):
+        if motif.width > codes.shape[1]:
+            raise LossTestError(f"sequences of {codes.shape[1]} bp are shorter than motif {label!r} ({motif.width} bp)")
+    _check_output(model, onehot[:2])
+
+    rows, a_start, b_start, seen = find_pairs(codes, a, b, min_logodds)
+    if not len(rows):
+        raise LossTestError(
+            f"no sequence holds both motifs with log-odds > {min_logodds:g} and the gap rule: of "
+            f"{len(codes)} sequences, {seen['a']} have an instance of {motif_names[0]!r}, {seen['b']} of "
+            f"{motif_names[1]!r}, {seen['both']} of both (lower min_logodds, or check the motifs)")
+    chosen, y = codes[rows], targets[rows]
+    ko = simulation.stream(seed, _KNOCKOUT)
+    a_ko = simulation.knockouts(ko, a, len(rows), knockout_min_ddg)
+    b_ko = simulation.knockouts(ko, b, len(rows), knockout_min_ddg)
+    spec = LINKS[link]
+
+    def table(seq_codes: np.ndarray, starts_a: np.ndarray, starts_b: np.ndarray, ko_a: np.ndarray,
+              ko_b: np.ndarray, known: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        seqs = simulation.variants(seq_codes, starts_a, starts_b, ko_a, ko_b)
+        onehots = {v: motifs.to_onehot(seqs[v]) for v in VARIANTS if v not in (known or {})}
+        computed = interactions.variant_effects(model, onehots, y, spec, batch_size, known)
+        frame = pd.DataFrame({"name": [names[r] for r in rows], "a_start": starts_a, "b_start": starts_b,
+                              **{_RENAME[k]: v for k, v in computed.items() if k in _RENAME}, "target": y})
+        return frame[PAIR_COLUMNS]
+
+    pairs = table(chosen, a_start, b_start, a_ko, b_ko)
+    shuffle = simulation.stream(seed, _SHUFFLE)
+    shuffled = table(simulation.shuffle_dinucleotides(chosen, simulation.shuffle_seed(shuffle)), a_start, b_start,
+                     simulation.random_bases(shuffle, len(rows), a.width),
+                     simulation.random_bases(shuffle, len(rows), b.width))
+    windows = simulation.stream(seed, _RANDPOS)
+    ra, rb = simulation.random_windows(windows, len(rows), codes.shape[1], a.width, b.width)
+    randpos = table(chosen, ra, rb, simulation.knockouts(windows, a, len(rows), knockout_min_ddg),
+                    simulation.knockouts(windows, b, len(rows), knockout_min_ddg),
+                    known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences: predicted once
+    summary = summarise(pairs, shuffled, randpos, alpha)
+    summary.update(n_sequences=len(onehot), motif_a=motif_names[0], motif_b=motif_names[1], link=link,
+                   min_logodds=min_logodds, seed=seed)
+    return LossTestResult(pairs, summary, shuffled, randpos)
+
+
+def summarise(pairs: pd.DataFrame, shuffled: pd.DataFrame, randpos: pd.DataFrame, alpha: float) -> dict[str, Any]:
+    """The four one-sided tests and the call, from the pair table and its two nulls."""
+    abs_i = pairs["interaction"].abs()
+    p_paired = stats.paired(pairs["delta"])
+    return {
+        "n_pairs": len(pairs),
+        "mean_abs_I": float(abs_i.mean()),
+        "mean_I": float(pairs["interaction"].mean()),
+        "median_delta": float(pairs["delta"].median()),
+        "p_paired": p_paired,
+        "p_unpaired": stats.unpaired(pairs["loss_main"], pairs["loss_orig"]),
+        "p_magnitude": stats.magnitude(abs_i, shuffled["interaction"].abs()),
+        "p_randpos": stats.random_positions(pairs["delta"], randpos["delta"]),
+        "alpha": alpha,
+        "call": "interaction" if p_paired < alpha else "no interaction",
+    }
+
+
+def _check_output(model: torch.nn.Module, sample: np.ndarray) -> None:
+    """Fail with the expected shape unless the model maps (n, 4, L) to (n,) or (n, 1)."""
+    device, dtype = inference.placement(model)
+    try:
+        with inference.evaluating(model), torch.inference_mode():
+            out = model(inference.as_inputs(sample, device, dtype))
+    except Exception as error:  # noqa: BLE001  (any failure of the user's model on valid input)
+        raise LossTestError(f"the model fails on one-hot input of shape {tuple(sample.shape)} "
+                            f"(N, 4, L; rows {', '.join(ALPHABET)}): {error}") from None
+    shape = tuple(getattr(out, "shape", ()))
+    if shape not in ((len(sample),), (len(sample), 1)):
+        raise LossTestError(f"the model's output has shape {shape} for {len(sample)} sequences; expected "
+                            f"({len(sample)},) or ({len(sample)}, 1): one prediction per sequence")

@@ -1,0 +1,32 @@
+"""The README's "Test your own model" example runs as written (its shell block, then its Python block)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def blocks(section: str) -> dict[str, str]:
+    """The fenced code blocks of a README section, by language."""
+    text = (ROOT / "README.md").read_text()
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return {lang: code for lang, code in re.findall(r"```(\w+)\n(.*?)```", body, re.S)}
+
+
+def test_the_test_your_own_model_example_runs_as_written():
+    example = blocks("Test your own model")
+    shell = example["bash"]
+    # the commands name the project's environment, .venv/bin/...; run them with this one
+    shell = shell.replace(".venv/bin/snakemake", f"{sys.executable} -m snakemake")
+    shell = shell.replace(".venv/bin/lookloss", f"{sys.executable} -m lookloss.cli")
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert '"call"' in done.stdout and (ROOT / "results" / "example" / "loss-test" / "summary.json").is_file()
+    run = subprocess.run([sys.executable, "-c", example["python"]], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-4000:]
+    *call, p, n = run.stdout.split()
+    assert " ".join(call) in ("interaction", "no interaction") and 0 <= float(p) <= 1 and int(n) > 0
