@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
-from machine import cpu_count, cpu_model  # noqa: E402
+from machine import cpu_count, cpu_model, random_data  # noqa: E402
 
 from lookloss import fused, inference, models, training  # noqa: E402
 from lookloss.layout import PADDINGS  # noqa: E402
@@ -40,9 +40,7 @@ BATCH = 200
 
 
 def data(n_train: int, n_val: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n_train + n_val, 100))].transpose(0, 2, 1).copy()
-    y = (rng.random(n_train + n_val) * 10).astype(np.float32)
+    x, y = random_data(n_train + n_val, 100, seed=0)
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
-from machine import cpu_count, cpu_model  # noqa: E402
+from machine import cpu_count, cpu_model, random_data  # noqa: E402
 
 from lookloss.checkpoints import phase_spans  # noqa: E402
 
@@ -44,16 +44,12 @@ BATCH = 200
 
 def worker(args: argparse.Namespace) -> None:
     """Train in this process (one model, or one fused group) and print the epoch times as JSON."""
-    import numpy as np
     import torch
 
     from lookloss import fused, inference, models, training
 
     device = inference.resolve_device(args.device)
-    rng = np.random.default_rng(args.seed)
-    n = args.n_train + args.n_val
-    x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n, 100))].transpose(0, 2, 1).copy()
-    y = (rng.random(n) * 10).astype(np.float32)
+    x, y = random_data(args.n_train + args.n_val, 100, args.seed)
     data = x[:args.n_train], y[:args.n_train], x[args.n_train:], y[args.n_train:]
     settings = {"batch_size": BATCH, "learning_rate": 1e-3, "adam_eps": 1e-7, "max_epochs": args.epochs,
                 "patience": args.epochs + 1}

@@ -44,7 +44,7 @@ import torch
 
 from lookloss import inference, models, training
 from lookloss.layout import PADDINGS
-from machine import cpu_count, cpu_model  # benchmarks/machine.py
+from machine import cpu_count, cpu_model, random_data  # benchmarks/machine.py
 from textbook import train_textbook  # benchmarks/textbook.py
 
 ARCHS = ("arch1", "arch2", "arch3")
@@ -53,13 +53,6 @@ VARIANTS = ("ours", "textbook")
 PAPER_MODELS = 180
 PAPER_EPOCHS = 185  # the original models stopped after roughly 120-250 epochs
 BATCH_SIZE = 200  # the study's; both loops use it
-
-
-def random_data(n: int, seq_len: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random one-hot sequences ``(n, 4, seq_len)`` (uint8) and float32 targets."""
-    rng = np.random.default_rng(seed)
-    x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n, seq_len))].transpose(0, 2, 1).copy()
-    return x, (rng.random(n) * 10).astype(np.float32)
 
 
 def epoch_seconds(variant: str, arch: str, padding: str, n_train: int, n_val: int, epochs: int) -> dict[str, float]:

@@ -38,6 +38,13 @@ def test_default_and_presets_are_valid():
         (lambda c: c["simulation"]["background"].update(A=0.5), "probabilities sum to 1.23"),
         (lambda c: c["training"].pop("patience"), "'training.patience' is missing"),
         (lambda c: c["training"].update(batchsize=3), "unknown key"),
+        (lambda c: c["models"].update(controls=["neg", "mid"]),
+         "'models.controls': control 'mid' is not defined under simulation.controls (it defines ['neg', 'pos'])"),
+        (lambda c: c["simulation"]["controls"]["pos"].update(exponent=0),
+         "'simulation.controls.pos.exponent': got 0, expected > 0"),
+        (lambda c: c["simulation"]["controls"].update({"../up": {"scale": 1, "exponent": 1}}),
+         "'simulation.controls': got '../up', expected a name of letters, digits"),
+        (lambda c: c["models"].update(controls=["neg", "a b"]), "'models.controls.1': got 'a b', expected a name"),
     ],
 )
 def test_bad_values_name_the_key(change, message):
@@ -89,3 +96,16 @@ def test_the_schema_ships_with_the_package():
     assert cfg.SCHEMA.is_file() and "lookloss" in str(cfg.SCHEMA)
     linked = ROOT / "workflow" / "schemas" / "config.schema.yaml"
     assert linked.read_text() == cfg.SCHEMA.read_text()
+
+
+def test_the_power_presets_scales_equal_the_additive_controls_mean_rate():
+    """presets/power.yaml holds what `lookloss scales` computes (to its printed digits)."""
+    from lookloss import simulation
+
+    config = cfg.check(cfg.load([ROOT / "config.yaml", ROOT / "presets" / "power.yaml"]), base_dir=ROOT)
+    controls = {name: config["simulation"]["controls"][name] for name in config["models"]["controls"]}
+    sim = simulation.Simulation.from_config(config["simulation"], base_dir=ROOT)
+    scales = simulation.equal_mean_scales(sim, [c["exponent"] for c in controls.values()], 100.0)
+    for control in controls.values():
+        assert control["scale"] == pytest.approx(scales[control["exponent"]], rel=5e-4)
+    assert sorted(c["exponent"] for c in controls.values()) == [1.0, 1.1, 1.2, 1.3, 1.5]

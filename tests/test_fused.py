@@ -158,3 +158,22 @@ def test_the_group_job_writes_what_the_single_job_writes(tmp_path):
         for p, q in zip(a.parameters(), b.parameters(), strict=True):
             torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
         assert paths_g["history.tsv"].read_text().splitlines()[0] == paths_s["history.tsv"].read_text().splitlines()[0]
+
+
+def test_running_out_of_memory_names_the_group_size_and_how_to_lower_it(tmp_path, monkeypatch):
+    splits = {}
+    for split, x in {"train": X_TRAIN, "valid": X_VAL, "test": X_VAL}.items():
+        splits[split] = tmp_path / f"{split}.npz"
+        io.save_npz(splits[split], {"onehot": x, "y_neg": np.ones(len(x), dtype=np.int64)})
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(fused, "train_group", out_of_memory)
+    identities = [{"control": "neg", "padding": "valid", "arch": "arch1", "l1": 0.0, "seed": s} for s in range(6)]
+    settings = {**SETTINGS, "device": "cpu", "max_fused": None}
+    outs = [{"model": tmp_path / f"{s}.pt", "history": tmp_path / f"{s}.tsv", "metrics": tmp_path / f"{s}.json"}
+            for s in range(6)]
+    with pytest.raises(RuntimeError, match=r"fused group of 6 arch1/valid models.*training.max_fused.*max_fused: 3"):
+        runs.train_group(splits, outs, identities, settings)
+    assert not any(p.exists() for out in outs for p in out.values())

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lookloss import plots  # noqa: E402
+from lookloss import plots, tables  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -74,6 +74,11 @@ def write_tree(root: Path, models: pd.DataFrame, n_pairs: int, rng) -> list[str]
     summary = models.groupby(["control", "padding"], as_index=False).size()
     summary = summary.rename(columns={"size": "n_models"}).assign(spearman_rho=0.5, spearman_p=0.01)
     summary.to_csv(root / "tables" / "summary.tsv", sep="\t", index=False)
+    controls = sorted(set(models["control"]))
+    truth = pd.DataFrame([{"control": c, "padding": p, "true_mean_I": 3.0 * k, "true_mean_joint": 100.0}
+                          for k, c in enumerate(controls) for p in set(models["padding"])])
+    exponents = {c: {"scale": 100, "exponent": 1 + 0.25 * k} for k, c in enumerate(controls)}
+    tables.power_table(models, truth, 0.05, exponents).to_csv(root / "tables" / "power.tsv", sep="\t", index=False)
     paths = []
     for row in models.itertuples():
         path = root / "interactions" / row.control / row.padding / row.model / "test.parquet"
@@ -113,8 +118,8 @@ def tiny_tree(tmp_path_factory):
 
 
 def _build(name, root, paths):
-    return plots.build(name, models=root / "tables" / "models.tsv",
-                       summary=root / "tables" / "summary.tsv", pairs=paths,
+    return plots.build(name, models=root / "tables" / "models.tsv", summary=root / "tables" / "summary.tsv",
+                       power=root / "tables" / "power.tsv", pairs=paths,
                        motif_file=ROOT / "resources" / "motifs.meme", options=OPTIONS)
 
 
@@ -196,7 +201,7 @@ def test_the_figure_table_matches_the_drawing_functions():
     """Each entry's inputs and options are exactly what its function takes, and has a caption."""
     import inspect
 
-    loaded = {"models": "models", "summary": "summary", "pairs": "pairs", "motif_file": "ppms"}
+    loaded = {"models": "models", "summary": "summary", "power": "power", "pairs": "pairs", "motif_file": "ppms"}
     for name, spec in plots.FIGURES.items():
         parameters = inspect.signature(spec.draw).parameters
         keyword = {k for k, v in parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}

@@ -74,3 +74,24 @@ def test_consistency_needs_every_architecture():
     assert calls["neg"] == "inconsistent"
     none = tables.consistency_table(models.assign(p_paired=0.9), alpha=0.05, consistency_fraction=0.5)
     assert set(none["call"]) == {"no interaction"}
+
+
+def test_wilson_intervals_of_known_proportions():
+    assert stats.wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert stats.wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert stats.wilson(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert all(np.isnan(stats.wilson(0, 0)))
+
+
+def test_the_power_table_counts_significant_models_per_control_padding_and_test():
+    models = pd.DataFrame({"control": ["a"] * 4 + ["b"] * 4, "padding": ["valid"] * 8,
+                           "p_paired": [0.01, 0.2, 0.03, 0.5, 0.001, 0.002, 0.003, 0.9],
+                           "p_unpaired": [0.5] * 8, "p_magnitude": [0.0] * 8, "p_randpos": [np.nan] * 8})
+    truth = pd.DataFrame({"control": ["a", "b"], "padding": ["valid"] * 2, "true_mean_I": [0.0, 5.0],
+                          "true_mean_joint": [50.0, 100.0]})
+    controls = {"a": {"scale": 100, "exponent": 1.0}, "b": {"scale": 60, "exponent": 1.5}}
+    table = tables.power_table(models, truth, 0.05, controls).set_index(["control", "test"])
+    assert table.loc[("a", "paired"), "n_significant"] == 2 and table.loc[("b", "paired"), "fraction"] == 0.75
+    assert table.loc[("a", "magnitude"), "fraction"] == 1.0 and table.loc[("a", "randpos"), "n_significant"] == 0
+    assert (table.loc[("b", "paired"), "ci_low"], table.loc[("b", "paired"), "ci_high"]) == stats.wilson(3, 4)
+    assert table.loc[("b", "paired"), "true_relative_I"] == 0.05 and table.loc[("a", "paired"), "exponent"] == 1.0

@@ -8,6 +8,8 @@ Subcommands:
   ``loss.png`` to ``--out`` and prints the summary.
 - ``lookloss export``: a lookloss checkpoint as a ``torch.export`` program (``.pt2``).
 - ``lookloss fasta``: the sequences and counts of a simulated split as FASTA and TSV.
+- ``lookloss scales``: the scale of each exponent that gives a control the additive
+  control's mean rate (:func:`lookloss.simulation.equal_mean_scales`), for a sweep.
 - ``lookloss publish``: copy a finished run's models, tables and figures to a published
   folder with a manifest (:func:`lookloss.checkpoints.publish`), for
   ``models.checkpoints``.
@@ -37,17 +39,13 @@ class UsageError(Exception):
 
 
 def _publish(args: argparse.Namespace) -> None:
-    from lookloss import checkpoints, config
+    from lookloss import checkpoints
 
     root = Path(args.root)
-    files = [root / "config.yaml", *args.configfile]
-    missing = [str(f) for f in files if not Path(f).is_file()]
-    if missing:
-        raise UsageError(f"config file(s) {missing} do not exist")
+    settings = _config(root, args.configfile)
     try:
-        settings = config.check(config.load(files), base_dir=root)
         manifest = checkpoints.publish(settings, args.out, root=root)
-    except (config.ConfigError, checkpoints.CheckpointError) as error:
+    except checkpoints.CheckpointError as error:
         raise UsageError(str(error)) from None
     print(f"published {len(manifest['files'])} files of {settings['results_dir']} to {args.out} "
           f"(commit {manifest['commit'][:12] or 'unknown'}{', with uncommitted changes' if manifest['uncommitted_changes'] else ''})")
@@ -200,6 +198,32 @@ def _fasta(args: argparse.Namespace) -> None:
     print(f"wrote {len(names)} sequences to {args.out} and their {args.control} counts to {args.targets}")
 
 
+def _config(root: Path, configfiles: Sequence[Path]) -> dict:
+    """config.yaml of ``root`` with the given config files merged on, checked."""
+    from lookloss import config
+
+    files = [root / "config.yaml", *configfiles]
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise UsageError(f"config file(s) {missing} do not exist")
+    try:
+        return config.check(config.load(files), base_dir=root)
+    except config.ConfigError as error:
+        raise UsageError(str(error)) from None
+
+
+def _scales(args: argparse.Namespace) -> None:
+    from lookloss import simulation
+
+    settings = _config(Path(args.root), args.configfile)
+    sim = simulation.Simulation.from_config(settings["simulation"], base_dir=args.root)
+    scales = simulation.equal_mean_scales(sim, args.exponents, args.reference_scale, args.padding)
+    print(f"# scale = {args.reference_scale:g} * mean(q) / mean(q^e) over the test sequences with both motifs "
+          f"({args.padding} padding, simulation seed {sim.seed})")
+    for exponent, scale in scales.items():
+        print(f"e{exponent:g}: {{scale: {scale:.4g}, exponent: {exponent:g}}}")
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of ``lookloss``."""
     top = argparse.ArgumentParser(prog="lookloss", allow_abbrev=False, description="Look at the Loss: detect false-positive motif "
@@ -242,6 +266,14 @@ def parser() -> argparse.ArgumentParser:
     fasta.add_argument("--out", required=True, type=Path, help="the FASTA file to write")
     fasta.add_argument("--targets", required=True, type=Path, help="the TSV of counts to write")
     fasta.set_defaults(run=_fasta)
+    scales = commands.add_parser("scales", allow_abbrev=False,
+                                 help="scales that give controls of other exponents the additive control's mean rate")
+    scales.add_argument("--exponents", nargs="+", type=float, required=True)
+    scales.add_argument("--reference-scale", type=float, default=100.0, help="the additive control's scale (100)")
+    scales.add_argument("--padding", choices=["valid", "same"], default="valid", help="how labels are scanned")
+    scales.add_argument("--configfile", nargs="*", default=[], type=Path, help="config files after config.yaml")
+    scales.add_argument("--root", default=".", help="the repository (config.yaml); default: here")
+    scales.set_defaults(run=_scales)
     publish = commands.add_parser("publish", allow_abbrev=False, help="publish a finished run's models, tables and figures with a "
                                   "manifest (for models.checkpoints)")
     publish.add_argument("--configfile", nargs="*", default=[], type=Path,

@@ -67,6 +67,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"config key '{where}{missing}' is missing (required)"
     if error.validator == "additionalProperties":
         return f"config key '{key}': {error.message} (unknown key: a typo?)"
+    if error.validator == "pattern":
+        return (f"config key '{key}': got {error.instance!r}, expected a name of letters, digits, "
+                "'.', '_', '+' or '-' (it becomes a folder name)")
     if error.validator == "enum":
         return f"config key '{key}': got {error.instance!r}, expected one of {error.validator_value}"
     expected = {
@@ -122,7 +125,9 @@ def check(config: MutableMapping[str, Any], base_dir: str | Path = ".",
 def _semantic_problems(config: Mapping[str, Any], base_dir: Path) -> list[str]:
     """What the schema cannot express; assumes the schema passed."""
     sim = config["simulation"]
-    problems = []
+    problems = [f"config key 'models.controls': control {name!r} is not defined under simulation.controls "
+                f"(it defines {sorted(sim['controls'])})"
+                for name in config["models"]["controls"] if name not in sim["controls"]]
     total = sum(sim["background"].values())
     if not math.isclose(total, 1.0, abs_tol=1e-6):
         problems.append(f"config key 'simulation.background': probabilities sum to {total:g}, expected 1")

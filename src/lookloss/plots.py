@@ -872,6 +872,56 @@ def figS5(ppms: Mapping[str, np.ndarray], *, motifs: Mapping[str, str]) -> Figur
     return fig
 
 
+TEST_LABELS = {"paired": "paired loss test", "unpaired": "unpaired loss test",
+               "magnitude": "magnitude vs shuffled null", "randpos": "random-position null"}
+TEST_COLOURS = {"paired": RED, "unpaired": BLUE, "magnitude": "#e08214", "randpos": "#5e3c99"}
+
+
+def power(power: pd.DataFrame, *, alpha: float) -> Figure:
+    """Fraction of models each test flags against the strength of the true interaction.
+
+    Parameters
+    ----------
+    power : pandas.DataFrame
+        ``power.tsv`` (:func:`lookloss.tables.power_table`); uses ``control``,
+        ``padding``, ``test``, ``fraction``, ``ci_low``, ``ci_high``, ``n_models`` and
+        ``true_relative_I``.
+    alpha : float
+        Significance level (the false-positive rate a calibrated test keeps).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per padding, one line per test, Wilson 95% intervals; each point is a
+        control, labelled with its name.
+    """
+    paddings = _present(power["padding"], PADDINGS) if len(power) else []
+    fig = Figure(figsize=(4.6 * max(len(paddings), 1), 4.0), layout="constrained")
+    axes = np.asarray(fig.subplots(1, max(len(paddings), 1), squeeze=False, sharey=True))[0]
+    if not paddings:
+        _empty(axes[0])
+    for ax, padding in zip(axes, paddings, strict=False):
+        group = power[power["padding"] == padding].sort_values("true_relative_I", kind="stable")
+        for test, rows in group.groupby("test", sort=False):
+            x = rows["true_relative_I"].to_numpy(float)
+            y = rows["fraction"].to_numpy(float)
+            err = np.vstack([y - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - y])
+            ax.errorbar(x, y, yerr=err, fmt="o-", color=TEST_COLOURS.get(test, GREY), markersize=4, capsize=2,
+                        linewidth=1.2, label=TEST_LABELS.get(test, test))
+        for x, name in group.drop_duplicates("control")[["true_relative_I", "control"]].itertuples(index=False):
+            ax.annotate(name, (x, 1.02), xycoords=("data", "axes fraction"), ha="center", fontsize=7, color=GREY)
+        ax.axhline(alpha, color=GREY, linestyle=":", linewidth=1)
+        ax.axhline(0.8, color=GREY, linestyle=":", linewidth=1)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("true interaction: mean I / mean joint effect\n(test pairs)")
+        ax.set_title(f"{padding} padding (n = {int(group['n_models'].max())} models per control)", fontsize=9)
+    axes[0].set_ylabel("fraction of models flagged")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+    fig.suptitle(f"How strong must an interaction be? (dotted: α = {alpha:g} and 80% power)", fontsize=10)
+    return fig
+
+
 _FONT = FontProperties(family="DejaVu Sans", weight="bold")
 
 
@@ -897,7 +947,7 @@ class FigureSpec:
     ----------
     draw : callable
         The drawing function. It is called with the loaded inputs as keywords
-        (``models``, ``summary``: DataFrames; ``pairs``: stacked test-pair tables;
+        (``models``, ``summary``, ``power``: DataFrames; ``pairs``: stacked test-pair tables;
         ``ppms``: the motif matrices keyed by role, from ``motif_file``) and with
         ``options``.
     inputs : tuple of str
@@ -933,6 +983,7 @@ class FigureSpec:
 INPUTS = {
     "models": "tables/models.tsv",
     "summary": "tables/summary.tsv",
+    "power": "tables/power.tsv",
     "pairs": "interactions/{control}/{padding}/{model}/test.parquet of every model (of the focus controls)",
     "motif_file": "the MEME motif file (config simulation.motif_file)",
 }
@@ -963,20 +1014,21 @@ FIGURES: dict[str, FigureSpec] = {
     "figS3": FigureSpec(figS3, ("models",)),
     "figS4": FigureSpec(figS4, ("models",), ("alpha",)),
     "figS5": FigureSpec(figS5, ("motif_file",), ("motifs",)),
+    "power": FigureSpec(power, ("power",), ("alpha",)),
 }
 
 
 def build(name: str, *, models: str | Path | None = None, summary: str | Path | None = None,
-          pairs: Sequence[str | Path] = (), motif_file: str | Path | None = None,
-          options: Mapping[str, Any]) -> Figure:
+          power: str | Path | None = None, pairs: Sequence[str | Path] = (),
+          motif_file: str | Path | None = None, options: Mapping[str, Any]) -> Figure:
     """Read what figure ``name`` needs from the workflow's files and draw it.
 
     Parameters
     ----------
     name : str
         A key of :data:`FIGURES`.
-    models, summary : path, optional
-        ``models.tsv`` and ``summary.tsv``.
+    models, summary, power : path, optional
+        ``models.tsv``, ``summary.tsv`` and ``power.tsv``.
     pairs : sequence of path
         Test-pair Parquet files (``.../{control}/{padding}/{model}/test.parquet``); a
         figure reads only those it shows (see :class:`FigureSpec`).
@@ -996,12 +1048,12 @@ def build(name: str, *, models: str | Path | None = None, summary: str | Path | 
     missing = [option for option in spec.all_options if option not in options]
     if missing:
         raise ValueError(f"figure {name!r} needs the option(s) {missing}")
-    files = {"models": models, "summary": summary, "motif_file": motif_file}
+    files = {"models": models, "summary": summary, "power": power, "motif_file": motif_file}
     absent = [i for i in spec.inputs if i != "pairs" and files[i] is None]
     if absent:
         raise ValueError(f"figure {name!r} needs the input(s) {absent}")
     data: dict[str, Any] = {}
-    for table in ("models", "summary"):
+    for table in ("models", "summary", "power"):
         if table in spec.inputs:
             data[table] = pd.read_csv(files[table], sep="\t")
     if "pairs" in spec.inputs:

@@ -141,7 +141,8 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
             raise RuntimeError(
                 f"{device} ran out of memory training a fused group of {len(batch)} {arch}/{padding} models; "
                 f"train them in smaller fused batches: set training.max_fused below {len(batch)} "
-                f"(e.g. --config training='{{max_fused: {max(1, len(batch) // 2)}}}' on the command line)"
+                f"(e.g. a file holding `training: {{max_fused: {max(1, len(batch) // 2)}}}`, given after the "
+                "other config files with --configfile)"
             ) from error
         for k, r in enumerate(results):
             i = first + k
@@ -294,9 +295,17 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def write_tables(stats_paths: list[str | Path], alpha: float, consistency_fraction: float,
+def write_tables(stats_paths: Sequence[str | Path], truth_paths: Sequence[str | Path], alpha: float,
+                 consistency_fraction: float, controls: Mapping[str, Mapping[str, float]],
                  out: Mapping[str, str | Path]) -> pd.DataFrame:
-    """Collect per-model statistics into ``models.tsv``, ``summary.tsv``, ``consistency.tsv``."""
+    """Collect per-model statistics into ``models.tsv``, ``summary.tsv``, ``consistency.tsv``
+    and ``power.tsv``.
+
+    ``truth_paths`` are test-pair tables (``interactions/{control}/{padding}/{model}/test.parquet``),
+    one per control and padding: their true effects, the same for every model, give
+    ``power.tsv`` the strength of each control's interaction. ``controls`` is the
+    ``simulation.controls`` config section.
+    """
     from lookloss import tables
 
     rows = [json.loads(Path(p).read_text()) for p in stats_paths]
@@ -305,4 +314,17 @@ def write_tables(stats_paths: list[str | Path], alpha: float, consistency_fracti
     io.write_tsv(out["models"], model_table)
     io.write_tsv(out["summary"], tables.summary_table(model_table, alpha))
     io.write_tsv(out["consistency"], tables.consistency_table(model_table, alpha, consistency_fraction))
+    io.write_tsv(out["power"], tables.power_table(model_table, true_strength(truth_paths), alpha, controls))
     return model_table
+
+
+def true_strength(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Per control and padding, the mean true interaction and joint effect over the test pairs."""
+    rows = []
+    for path in paths:
+        where = layout.parse_model_path(path)
+        truth = pd.read_parquet(path, columns=["true_m_g", "true_m_t", "true_interaction"])
+        joint = truth["true_m_g"] + truth["true_m_t"] + truth["true_interaction"]
+        rows.append({"control": where.control, "padding": where.padding,
+                     "true_mean_I": truth["true_interaction"].mean(), "true_mean_joint": joint.mean()})
+    return pd.DataFrame(rows, columns=["control", "padding", "true_mean_I", "true_mean_joint"])

@@ -215,6 +215,22 @@ def draw_counts(rng: np.random.Generator, lam: dict[str, np.ndarray]) -> dict[st
     return {name: rng.poisson(rate).astype(np.int64) for name, rate in lam.items()}
 
 
+def equal_mean_scales(sim: Simulation, exponents: list[float], reference_scale: float,
+                      padding: str = "valid") -> dict[float, float]:
+    """Scales that give controls of other exponents the additive control's mean rate.
+
+    For each exponent e, ``scale_e = reference_scale * mean(q) / mean(q^e)`` over the
+    test sequences that carry both motifs (labels scanned with ``padding``): every
+    control ``scale_e * q^e`` then has the mean λ of ``reference_scale * q`` there, so a
+    sweep over exponents varies the interaction, not the overall count level. Depends
+    only on the simulation's sequences, never on a model.
+    """
+    test = simulate_pools(sim)["test"]
+    both = (test[start_key("gata")] >= 0) & (test[start_key("tal")] >= 0)
+    q = occupancy_sum(sim, test["codes"][both], padding)
+    return {float(e): float(reference_scale * q.mean() / np.mean(q ** e)) for e in exponents}
+
+
 # --------------------------------------------------------------------------- pairs
 
 

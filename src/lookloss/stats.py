@@ -66,3 +66,18 @@ def sem(x: np.ndarray) -> float:
     """Standard error of the mean (NaN for fewer than two values)."""
     x = np.asarray(x, dtype=np.float64)
     return float(stats.sem(x)) if x.size > 1 else float("nan")
+
+
+def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (NaN, NaN for no trials).
+
+    Unlike the normal approximation it stays inside [0, 1] and is usable for 0 or all
+    successes, which power estimates from a few models often are.
+    """
+    if trials <= 0:
+        return float("nan"), float("nan")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    share = successes / trials
+    centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z / (1 + z * z / trials) * np.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials))
+    return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))

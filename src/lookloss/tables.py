@@ -105,3 +105,42 @@ def consistency_table(models: pd.DataFrame, alpha: float, consistency_fraction: 
     calls = np.select([support.transform("all"), ~support.transform("any")],
                       ["interaction", "no interaction"], "inconsistent")
     return table.assign(call=calls)
+
+
+def power_table(models: pd.DataFrame, truth: pd.DataFrame, alpha: float,
+                controls: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """How often each test flags the models of each control and padding, with the truth's strength.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        ``models.tsv``.
+    truth : pandas.DataFrame
+        Per ``control`` and ``padding``: ``true_mean_I`` and ``true_mean_joint``, the
+        mean true interaction and joint effect over the test pairs.
+    alpha : float
+        Significance level.
+    controls : mapping
+        The ``simulation.controls`` config section (``scale`` and ``exponent`` of each).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per control, padding and test (:data:`TESTS`): ``n_models``, ``n_significant``,
+        ``fraction`` with its Wilson 95% interval (``ci_low``, ``ci_high``), the
+        control's ``scale`` and ``exponent``, ``true_mean_I`` and ``true_relative_I``
+        (the mean true interaction over the mean true joint effect).
+    """
+    rows = []
+    for (control, padding), group in models.groupby(["control", "padding"], sort=True):
+        known = truth[(truth["control"] == control) & (truth["padding"] == padding)]
+        mean_i = float(known["true_mean_I"].iloc[0]) if len(known) else float("nan")
+        joint = float(known["true_mean_joint"].iloc[0]) if len(known) else float("nan")
+        for test, column in TESTS.items():
+            k, n = int((group[column] < alpha).sum()), len(group)
+            low, high = stats.wilson(k, n)
+            rows.append({"control": control, "padding": padding, "test": test, "n_models": n, "n_significant": k,
+                         "fraction": k / n, "ci_low": low, "ci_high": high,
+                         "scale": controls[control]["scale"], "exponent": controls[control]["exponent"],
+                         "true_mean_I": mean_i, "true_relative_I": mean_i / joint if joint else float("nan")})
+    return pd.DataFrame(rows)

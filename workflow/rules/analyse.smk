@@ -28,16 +28,19 @@ rule interactions:
 
 rule tables:
     input:
-        per_model("interactions", "stats.json"),
+        stats=per_model("interactions", "stats.json"),
+        truth=truth_files(),
     output:
         models=report(results("tables", "models.tsv"), caption="../report/models.rst", category="Tables"),
         summary=report(results("tables", "summary.tsv"), caption="../report/summary.rst", category="Tables"),
         consistency=report(
             results("tables", "consistency.tsv"), caption="../report/consistency.rst", category="Tables"
         ),
+        power=report(results("tables", "power.tsv"), caption="../report/power_table.rst", category="Tables"),
     params:
         alpha=config["analysis"]["alpha"],
         consistency_fraction=config["analysis"]["consistency_fraction"],
+        controls={c: SIM["controls"][c] for c in MODELS["controls"]},
     log:
         results("logs", "tables.log"),
     benchmark:

@@ -124,7 +124,15 @@ def group_files(name, root=None):
 
 
 def table_files():
-    return [results("tables", f"{name}.tsv") for name in ("models", "summary", "consistency")]
+    return [results("tables", f"{name}.tsv") for name in ("models", "summary", "consistency", "power")]
+
+
+def truth_files():
+    """One test-pair table per control x padding (its true effects are every model's)."""
+    first = {}
+    for control, padding, model in model_ids():
+        first.setdefault((control, padding), results(layout.model_dir("interactions", control, padding, model), "test.parquet"))
+    return list(first.values())
 
 
 def figure_inputs(spec):
@@ -132,6 +140,7 @@ def figure_inputs(spec):
     files = {
         "models": results("tables", "models.tsv"),
         "summary": results("tables", "summary.tsv"),
+        "power": results("tables", "power.tsv"),
         "pairs": per_model("interactions", "test.parquet", FOCUS_CONTROLS if spec.focus else None),
         "motif_file": SIM["motif_file"],
     }

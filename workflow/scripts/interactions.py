@@ -6,7 +6,7 @@ Parquet file per set of params.pair_sets.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))  # noqa: F821
 import torch  # noqa: E402
 
 from lookloss.logs import job_logger  # noqa: E402

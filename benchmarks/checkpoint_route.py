@@ -1,0 +1,82 @@
+"""Wall time of re-deriving the study from published checkpoints (presets/paper-checkpoints.yaml).
+
+The route simulates the default data, takes the 180 models from a published folder
+(each file checked against its manifest), analyses them and draws every table and
+figure. Its cost does not depend on the weights, so this measures it with stand-in
+checkpoints: freshly initialised models of the whole default grid, published with a
+manifest by :func:`lookloss.checkpoints.publish` into a temporary folder. It then runs
+``snakemake --cores <N>`` with the preset, pointed at that folder, from an empty
+results folder, and reports the wall time and each phase's span.
+
+Usage::
+
+    python benchmarks/checkpoint_route.py [--cores 2] [--out benchmarks/checkpoint_route.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
+from machine import cpu_count, cpu_model  # noqa: E402
+
+
+def stand_in(config: dict, results: Path) -> None:
+    """Freshly initialised models of the grid, with the files a training run writes."""
+    import pandas as pd
+
+    from lookloss import checkpoints, io, layout, models, training
+
+    for control, padding, name in checkpoints.grid_models(config):
+        model_id = layout.parse_model_id(name)
+        identity = {"control": control, "padding": padding, "arch": model_id.arch, "l1": model_id.l1,
+                    "seed": model_id.seed}
+        folder = results / layout.model_dir("models", control, padding, name)
+        model = models.build(model_id.arch, padding, generator=training.init_generator(model_id.seed))
+        metrics = {"best_epoch": 1, "epochs_run": 1, "test_mse": 0.0, "device": "stand-in", "val_loss": 0.0}
+        models.save(folder / "model.pt", model, {"identity": identity, "metrics": metrics})
+        io.write_tsv(folder / "history.tsv", pd.DataFrame([{"epoch": 1, "train_loss": 0.0, "val_loss": 0.0}]))
+        io.write_json(folder / "metrics.json", metrics)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cores", type=int, default=cpu_count())
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    from lookloss import checkpoints, config
+
+    with tempfile.TemporaryDirectory(prefix="lookloss-route-") as tmp:
+        tmp = Path(tmp)
+        settings = config.check(config.load([ROOT / "config.yaml"]), base_dir=ROOT)
+        settings["results_dir"] = str(tmp / "trained")
+        stand_in(settings, tmp / "trained")
+        checkpoints.publish(settings, tmp / "published", root=ROOT)
+        (tmp / "here.yaml").write_text(f"models: {{checkpoints: {tmp / 'published'}}}\n")
+        results = tmp / "rederived"
+        start = time.time()
+        run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--configfile",
+                              "presets/paper-checkpoints.yaml", str(tmp / "here.yaml"), "--config",
+                              f"results_dir={results}"], cwd=ROOT, capture_output=True, text=True)
+        wall = time.time() - start
+        if run.returncode:
+            raise SystemExit(f"the route failed:\n{run.stderr[-4000:]}")
+        record = {"date": date.today().isoformat(), "cores": args.cores,
+                  "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
+                  "models": len(checkpoints.grid_models(settings)), "wall_s": round(wall, 1),
+                  "phases": checkpoints.phase_spans(results)}
+    print(json.dumps(record, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
