@@ -81,6 +81,11 @@ def test_wilson_intervals_of_known_proportions():
     assert stats.wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert stats.wilson(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
     assert all(np.isnan(stats.wilson(0, 0)))
+    for n in range(1, 40):  # the interval holds the share, exactly at the ends
+        for k in range(n + 1):
+            low, high = stats.wilson(k, n)
+            assert low <= k / n <= high
+        assert stats.wilson(0, n)[0] == 0.0 and stats.wilson(n, n)[1] == 1.0
 
 
 def test_the_power_table_counts_significant_models_per_control_padding_and_test():

@@ -905,11 +905,12 @@ def power(power: pd.DataFrame, *, alpha: float) -> Figure:
         for test, rows in group.groupby("test", sort=False):
             x = rows["true_relative_I"].to_numpy(float)
             y = rows["fraction"].to_numpy(float)
-            err = np.vstack([y - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - y])
+            err = np.clip(np.vstack([y - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - y]), 0, None)
             ax.errorbar(x, y, yerr=err, fmt="o-", color=TEST_COLOURS.get(test, GREY), markersize=4, capsize=2,
                         linewidth=1.2, label=TEST_LABELS.get(test, test))
-        for x, name in group.drop_duplicates("control")[["true_relative_I", "control"]].itertuples(index=False):
-            ax.annotate(name, (x, 1.02), xycoords=("data", "axes fraction"), ha="center", fontsize=7, color=GREY)
+        named = group.drop_duplicates("control")
+        top = ax.secondary_xaxis("top")  # which control each point is
+        top.set_xticks(named["true_relative_I"].to_numpy(float), named["control"].tolist(), fontsize=7)
         ax.axhline(alpha, color=GREY, linestyle=":", linewidth=1)
         ax.axhline(0.8, color=GREY, linestyle=":", linewidth=1)
         ax.set_ylim(-0.03, 1.03)

@@ -80,4 +80,6 @@ def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, flo
     share = successes / trials
     centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
     half = z / (1 + z * z / trials) * np.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials))
-    return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
+    low = 0.0 if successes == 0 else max(centre - half, 0.0)  # exact at the ends, where rounding could
+    high = 1.0 if successes == trials else min(centre + half, 1.0)  # leave the share outside
+    return float(low), float(high)
