@@ -14,10 +14,14 @@ Three measurements, in one run on one machine (``--out`` holds them all):
    jobs' benchmark files, :func:`lookloss.checkpoints.phase_spans`), with the models'
    test MSE and epochs.
 
-Usage (on the GPU box, from the repository root)::
+Usage (on the GPU box, from the repository root; ``benchmarks/gpu_session.sh`` runs it)::
 
     python benchmarks/gpu_study.py --out benchmarks/gpu_study.json
     python benchmarks/gpu_study.py --smoke --out /tmp/check.json   # every step, tiny, any machine
+
+With ``--results results --deadline 400`` the study is kept in ``results/`` (for
+``lookloss publish``) and stopped after 400 s; the same command with
+``--skip-throughput`` goes on with it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -95,31 +100,62 @@ def run_workers(kind: str, count: int, args: argparse.Namespace) -> dict:
             "cuda_graph": all(o["cuda_graph"] for o in outputs), "wall_s": wall}
 
 
-def study(args: argparse.Namespace) -> dict:
-    """The whole workflow from an empty results folder, with per-phase spans."""
-    with tempfile.TemporaryDirectory(prefix="lookloss-study-") as tmp:
-        results = Path(tmp) / "results"
-        command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--config", f"results_dir={results}"]
-        if args.smoke:
-            command += ["--configfile", "presets/smoke.yaml"]
-        if args.gpu_slots:
-            command += ["--resources", f"gpu_slots={args.gpu_slots}"]
-        start = time.time()
-        run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        wall = time.time() - start
-        if run.returncode:
-            raise SystemExit(f"the study failed:\n{run.stderr[-4000:]}")
-        phases = phase_spans(results)
-        metrics = [json.loads(p.read_text()) for p in results.glob("models/*/*/*/metrics.json")]
-        return {
-            "command": " ".join(command[1:]), "study_wall_s": wall,
-            "phases": phases,
-            "models": len(metrics),
-            "fused": sorted({m.get("fused", False) for m in metrics}),
-            "test_mse": _spread([m["test_mse"] for m in metrics]),
-            "epochs_run": _spread([m["epochs_run"] for m in metrics]),
-            "best_epoch": _spread([m["best_epoch"] for m in metrics]),
-        }
+def study(args: argparse.Namespace, earlier: dict | None) -> dict:
+    """The whole workflow from an empty results folder, with per-phase spans.
+
+    With ``--deadline`` the run is stopped (SIGTERM to Snakemake and its jobs, which
+    leaves no half-written output; fused groups keep their snapshots) once that many
+    seconds have passed, and a later call with the same ``--results`` and ``--out`` goes
+    on from there: ``runs`` lists each part and ``study_wall_s`` is their sum.
+    """
+    if args.results is None:
+        with tempfile.TemporaryDirectory(prefix="lookloss-study-") as tmp:
+            return _study(args, Path(tmp) / "results", [])
+    runs = earlier["runs"] if earlier and not earlier.get("complete") else []
+    results = args.results.resolve()
+    # as `snakemake` names it by default (relative), so that its records of the files match
+    return _study(args, results.relative_to(ROOT) if results.is_relative_to(ROOT) else results, runs)
+
+
+def _study(args: argparse.Namespace, results: Path, runs: list[dict]) -> dict:
+    command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--config", f"results_dir={results}"]
+    if args.smoke:
+        command += ["--configfile", "presets/smoke.yaml"]
+    if args.gpu_slots:
+        command += ["--resources", f"gpu_slots={args.gpu_slots}"]
+    if runs:  # a stopped run left its lock
+        subprocess.run([*command, "--unlock"], cwd=ROOT, capture_output=True, check=True)
+    start = time.time()
+    (ROOT / results / "logs").mkdir(parents=True, exist_ok=True)
+    with open(ROOT / results / "logs" / "gpu_study.snakemake.log", "a") as log:
+        run = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            returncode = run.wait(timeout=args.deadline)
+            stopped = False
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGTERM)  # Snakemake and its jobs: Snakemake removes incomplete outputs
+            try:
+                returncode = run.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(run.pid, signal.SIGKILL)
+                returncode = run.wait()
+            stopped = True
+    wall = time.time() - start
+    if returncode and not stopped:
+        raise SystemExit(f"the study failed; see {log.name}")
+    runs = [*runs, {"wall_s": round(wall, 1), "stopped_at_deadline": stopped}]
+    metrics = [json.loads(p.read_text()) for p in (ROOT / results).glob("models/*/*/*/metrics.json")]
+    return {
+        "command": " ".join(command[1:]), "complete": not stopped, "runs": runs,
+        "study_wall_s": round(sum(r["wall_s"] for r in runs), 1),
+        "phases": phase_spans(ROOT / results),
+        "models": len(metrics),
+        "fused": sorted({m.get("fused", False) for m in metrics}),
+        "cuda_graph": sorted({m.get("cuda_graph", False) for m in metrics}),
+        "test_mse": _spread([m["test_mse"] for m in metrics]),
+        "epochs_run": _spread([m["epochs_run"] for m in metrics]),
+        "best_epoch": _spread([m["best_epoch"] for m in metrics]),
+    }
 
 
 def _spread(values: list[float]) -> dict:
@@ -139,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cores", type=int, default=cpu_count())
     parser.add_argument("--gpu-slots", type=int, default=0, help="--resources gpu_slots for the study (0: none)")
     parser.add_argument("--skip-study", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true", help="only the study (e.g. to go on with it)")
+    parser.add_argument("--results", type=Path, help="keep the study's results here (default: a temporary folder)")
+    parser.add_argument("--deadline", type=float, help="stop the study after this many seconds (go on later)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and the smoke preset: checks every step")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -149,18 +188,29 @@ def main(argv: list[str] | None = None) -> None:
         args.workers, args.group, args.epochs, args.n_train, args.n_val = 2, 3, 2, 400, 100
     import torch
 
+    earlier = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
     result = {"date": date.today().isoformat(), "smoke": args.smoke,
               "machine": {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                           "cpu": cpu_model(), "cpus": cpu_count(), "torch": torch.__version__,
                           "cuda": torch.version.cuda, "python": sys.version.split()[0]}}
     print(json.dumps(result["machine"]), flush=True)
-    result["per_process"] = run_workers("single", args.workers, args)
-    print("per-process:", json.dumps(result["per_process"]), flush=True)
-    result["fused"] = run_workers("fused", 1, args)
-    print("fused:", json.dumps(result["fused"]), flush=True)
-    result["fused_vs_per_process"] = result["fused"]["model_steps_per_s"] / result["per_process"]["model_steps_per_s"]
-    if not args.skip_study:
-        result["study"] = study(args)
+    if args.skip_throughput:
+        result.update({key: earlier[key] for key in ("per_process", "fused", "fused_vs_per_process") if key in earlier})
+    else:
+        result["per_process"] = run_workers("single", args.workers, args)
+        print("per-process:", json.dumps(result["per_process"]), flush=True)
+        result["fused"] = run_workers("fused", 1, args)
+        print("fused:", json.dumps(result["fused"]), flush=True)
+        result["fused_vs_per_process"] = (result["fused"]["model_steps_per_s"]
+                                          / result["per_process"]["model_steps_per_s"])
+    if not args.skip_study and args.results and earlier.get("study", {}).get("complete"):
+        print("the study in", args.results, "is complete; its measurement is kept", flush=True)
+        result["study"] = earlier["study"]
+    elif not args.skip_study:
+        result["study"] = study(args, earlier.get("study"))
+    elif "study" in earlier:
+        result["study"] = earlier["study"]
+    if "study" in result:
         print("study:", json.dumps(result["study"]), flush=True)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -55,6 +55,17 @@ def test_publish_writes_every_file_and_its_sha256(run, tmp_path):
     assert checkpoints.check_manifest(tmp_path / "published", run) == []
 
 
+def test_a_copy_without_git_takes_its_commit_from_the_environment(run, tmp_path, monkeypatch):
+    copy_root = tmp_path / "copy"  # no .git: e.g. a tarball of the repository on an offline node
+    copy_root.mkdir()
+    monkeypatch.setenv("LOOKLOSS_COMMIT", "0123456789abcdef0123456789abcdef01234567")
+    manifest = checkpoints.publish(run, tmp_path / "published", root=copy_root)
+    assert manifest["commit"] == "0123456789abcdef0123456789abcdef01234567"
+    assert manifest["uncommitted_changes"] is None  # unknown without git
+    monkeypatch.delenv("LOOKLOSS_COMMIT")
+    assert checkpoints.publish(run, tmp_path / "published", root=copy_root)["commit"] == ""
+
+
 def test_models_are_copied_only_when_every_file_matches(run, tmp_path):
     published = tmp_path / "published"
     checkpoints.publish(run, published, root=ROOT)

@@ -177,3 +177,99 @@ def test_running_out_of_memory_names_the_group_size_and_how_to_lower_it(tmp_path
     with pytest.raises(RuntimeError, match=r"fused group of 6 arch1/valid models.*training.max_fused.*max_fused: 3"):
         runs.train_group(splits, outs, identities, settings)
     assert not any(p.exists() for out in outs for p in out.values())
+
+
+class Killed(Exception):
+    """Stands for a kill after some epoch (the snapshot of that epoch is on disk)."""
+
+
+def kill_after(epoch: int):
+    def on_epoch(done: int, *_: object) -> None:
+        if done == epoch:
+            raise Killed
+    return on_epoch
+
+
+def assert_identical(a: fused.GroupResult, b: fused.GroupResult) -> None:
+    """The same model and history, bit for bit (timings aside)."""
+    assert (a.member, a.cuda_graph) == (b.member, b.cuda_graph)
+    untimed = [{**row, "seconds": 0} for row in a.result.history], [{**row, "seconds": 0} for row in b.result.history]
+    assert untimed[0] == untimed[1]
+    assert (a.result.best_epoch, a.result.epochs_run, a.result.best_val_loss, a.result.stopped_early) == (
+        b.result.best_epoch, b.result.epochs_run, b.result.best_val_loss, b.result.stopped_early)
+    for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("killed_after", [2, 4, 7])  # before any stop; after one stop and compaction; at the end
+def test_a_killed_group_resumes_from_its_snapshot_exactly(tmp_path, killed_after):
+    members = [fused.Member("stop", 0.0, 400), MEMBERS[0], fused.Member("neg", 1e-3, 500), MEMBERS[1]]
+    settings = {"max_epochs": 7, "patience": 2, "compact": 0.0}
+    unbroken = group("arch3", "same", members, **settings)
+    assert unbroken[0].result.epochs_run == 3 < unbroken[1].result.epochs_run  # one stops early, siblings go on
+    snapshot = tmp_path / "group.pt"
+    with pytest.raises(Killed):
+        group("arch3", "same", members, **settings, snapshot=snapshot, snapshot_every=0, on_epoch=kill_after(killed_after))
+    assert torch.load(snapshot, weights_only=True)["epoch"] == killed_after
+    epochs = []
+    resumed = group("arch3", "same", members, **settings, snapshot=snapshot, on_epoch=lambda e, *_: epochs.append(e))
+    assert epochs == list(range(killed_after + 1, 8))  # only the epochs after the snapshot were trained
+    for a, b in zip(unbroken, resumed, strict=True):
+        assert_identical(a, b)
+    assert torch.load(snapshot, weights_only=True)["epoch"] == 7  # the final state, for a job killed while saving
+
+
+def test_a_snapshot_of_another_group_or_data_is_ignored(tmp_path, caplog):
+    snapshot = tmp_path / "group.pt"
+    settings = {"max_epochs": 3}
+    with pytest.raises(Killed):
+        group("arch1", "valid", MEMBERS[:2], **settings, snapshot=snapshot, snapshot_every=0, on_epoch=kill_after(1))
+    unbroken = group("arch1", "valid", MEMBERS[1:3], **settings)
+    other_members = group("arch1", "valid", MEMBERS[1:3], **settings, snapshot=snapshot)
+    assert "another group, settings or data" in caplog.text
+    for a, b in zip(unbroken, other_members, strict=True):
+        assert_identical(a, b)
+    caplog.clear()
+    with pytest.raises(Killed):
+        group("arch1", "valid", MEMBERS[:2], **settings, snapshot=snapshot, snapshot_every=0, on_epoch=kill_after(1))
+    changed = {**Y_VAL, "neg": Y_VAL["neg"] + 1}  # same group and settings, other validation targets
+    fused.train_group("arch1", "valid", MEMBERS[:2], X_TRAIN, Y_TRAIN, X_VAL, changed, dtype=torch.float64,
+                      **(SETTINGS | settings), snapshot=snapshot)
+    assert "another group, settings or data" in caplog.text
+    snapshot.write_bytes(b"not a snapshot")
+    group("arch1", "valid", MEMBERS[:2], **settings, snapshot=snapshot)
+    assert "cannot be read" in caplog.text
+
+
+def test_a_killed_group_job_resumes_and_removes_its_snapshots(tmp_path, monkeypatch):
+    splits = {}
+    for split, x in {"train": X_TRAIN, "valid": X_VAL, "test": onehot(50, 4)}.items():
+        rng = np.random.default_rng(len(split))
+        splits[split] = tmp_path / f"{split}.npz"
+        io.save_npz(splits[split], {"onehot": x, "y_neg": rng.poisson(5, len(x)), "y_pos": rng.poisson(9, len(x))})
+    identities = [{"control": c, "padding": "valid", "arch": "arch1", "l1": 0.0, "seed": s}
+                  for c, s in (("neg", 1), ("pos", 2), ("neg", 3))]
+    settings = {**SETTINGS, "max_epochs": 3, "device": "cpu", "max_fused": 2}
+    outs = {run: [{name: tmp_path / run / str(k) / f"{name}" for name in ("model", "history", "metrics")}
+                  for k in range(3)] for run in ("unbroken", "resumed")}
+    runs.train_group(splits, outs["unbroken"], identities, settings)
+    snapshots = tmp_path / "snapshots"
+    real = fused.train_group
+    calls = []
+
+    def killed_in_second_batch(*args, **kwargs):
+        calls.append(kwargs["snapshot"])
+        on_epoch = kill_after(2) if len(calls) == 2 else kwargs["on_epoch"]
+        return real(*args, **{**kwargs, "snapshot_every": 0, "on_epoch": on_epoch})
+
+    monkeypatch.setattr(fused, "train_group", killed_in_second_batch)
+    with pytest.raises(Killed):
+        runs.train_group(splits, outs["resumed"], identities, settings, snapshots=snapshots)
+    assert sorted(p.name for p in snapshots.iterdir()) == ["batch_0.pt", "batch_1.pt"]
+    monkeypatch.setattr(fused, "train_group", real)
+    runs.train_group(splits, outs["resumed"], identities, settings, snapshots=snapshots)
+    assert not snapshots.exists()
+    for a, b in zip(outs["unbroken"], outs["resumed"], strict=True):
+        for p, q in zip(models.load(a["model"]).parameters(), models.load(b["model"]).parameters(), strict=True):
+            assert torch.equal(p, q)
+        assert a["history"].read_text().split("\n")[0] == b["history"].read_text().split("\n")[0]

@@ -87,6 +87,7 @@ def test_with_fusion_a_model_file_trains_its_group_and_the_grid_plans_six_jobs(t
                                          for s in (100, 200)]
     metrics = json.loads((model.parent / "metrics.json").read_text())
     assert metrics["fused"] is True and metrics["group_size"] == 6 and metrics["device"] == "cpu"
+    assert (tmp_path / "snapshots").is_dir() and not any((tmp_path / "snapshots").iterdir())  # used, then removed
     plan = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules", "--configfile",
                            "config.yaml", str(fuse), "--config", f"results_dir={tmp_path / 'study'}"],
                           cwd=ROOT, capture_output=True, text=True)

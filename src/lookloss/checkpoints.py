@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -87,7 +88,8 @@ def publish(config: Mapping[str, Any], out: str | Path, root: str | Path = ".") 
     out : path
         The published folder (created; files already there are replaced).
     root : path
-        The repository, for the commit (``git rev-parse HEAD``) and relative paths.
+        The repository, for the commit (``git rev-parse HEAD``, or ``LOOKLOSS_COMMIT``
+        in a copy without ``.git``) and relative paths.
 
     Returns
     -------
@@ -108,8 +110,7 @@ def publish(config: Mapping[str, Any], out: str | Path, root: str | Path = ".") 
     devices = sorted({json.loads((results / f).read_text())["device"] for f in grid if f.endswith("metrics.json")})
     manifest = {
         "format": FORMAT_TAG,
-        "commit": _git(root, "rev-parse", "HEAD"),
-        "uncommitted_changes": bool(_git(root, "status", "--porcelain", "--untracked-files=no")),
+        **_commit(root),
         "config": dict(config),
         "devices": devices,
         "versions": {name: _version(name) for name in PACKAGES},
@@ -215,6 +216,19 @@ def import_models(folder: str | Path, identities: Sequence[Mapping[str, Any]],
     for source, target in copies:
         with io.atomic_path(target) as tmp:
             shutil.copyfile(source, tmp)
+
+
+def _commit(root: str | Path) -> dict[str, Any]:
+    """The commit of the repository at ``root`` and whether tracked files differ from it.
+
+    A copy without ``.git`` (a tarball carried to an offline node) names its commit in
+    the environment variable ``LOOKLOSS_COMMIT``; whether it was changed is then unknown
+    (None). Neither: the commit is "".
+    """
+    commit = _git(root, "rev-parse", "HEAD")
+    if commit:
+        return {"commit": commit, "uncommitted_changes": bool(_git(root, "status", "--porcelain", "--untracked-files=no"))}
+    return {"commit": os.environ.get("LOOKLOSS_COMMIT", ""), "uncommitted_changes": None}
 
 
 def _git(root: str | Path, *args: str) -> str:

@@ -25,25 +25,38 @@ On CUDA the training step runs without a host round-trip: batch indices for a wh
 epoch go to the GPU at once, losses accumulate on the GPU, and the host synchronises
 once per epoch (validation and early stopping). The step itself is captured in a CUDA
 graph after a few eager warm-up steps and replayed (``cuda_graph``), with an eager
-fallback when capture fails. Numeric modes are PyTorch's defaults (float32; cuDNN
+fallback when capture fails.
+
+A group can be resumed: with ``snapshot`` set, its whole state (weights, Adam state,
+best weights, early stopping, batch-order generators, histories, the models already
+stopped) is written atomically at the end of an epoch, at most every
+``snapshot_every`` seconds and once more at the end, and a later call with the same
+group, settings and data goes on from it. Every later step is the one an unbroken
+run takes, so a killed job (a time limit, a lost node) loses at most that interval.
+
+Numeric modes are PyTorch's defaults (float32; cuDNN
 convolutions may use TF32 on Ampere and newer cards, matrix products do not;
 ``cudnn.benchmark`` off): :func:`numerics` records them in each model's metrics.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lookloss import models
+from lookloss import io, models
 from lookloss.inference import PREDICT_BATCH, ArrayLike, as_inputs, as_targets, keep_freed_memory, resolve_device
 from lookloss.models import ConvRegressor
 from lookloss.training import EarlyStopping, TrainResult, init_generator
@@ -303,6 +316,8 @@ def train_group(
     compact: float | None = 0.125,
     val_batch_size: int = PREDICT_BATCH,
     on_epoch: Callable[[int, int, float], None] | None = None,
+    snapshot: str | Path | None = None,
+    snapshot_every: float = 60.0,
 ) -> list[GroupResult]:
     """Train ``members`` (models of ``arch`` and ``padding``) as one fused network.
 
@@ -336,6 +351,14 @@ def train_group(
         Sequences per validation forward pass.
     on_epoch : callable, optional
         Called after every epoch with ``(epoch, active models, seconds)``.
+    snapshot : path, optional
+        File that keeps the group's state for a resumed run (see the module docstring).
+        If it holds a snapshot of this group (same members, settings, dtype and data),
+        training goes on from it; a snapshot of anything else is ignored (with a
+        warning) and overwritten. Left in place at the end: the caller removes it once
+        the models are saved.
+    snapshot_every : float
+        Least seconds between two snapshots (0: after every epoch).
 
     Returns
     -------
@@ -357,21 +380,48 @@ def train_group(
     if y.shape[1] != len(x) or yv.shape[1] != len(xv):
         raise ValueError("inputs and targets differ in length")
     seq_len = x.shape[-1]
-    built = [models.build(arch, padding, seq_len, generator=init_generator(m.seed)).to(dtype) for m in members]
-
-    active = list(range(len(members)))  # members in the network, by row
-    net = FusedRegressors.stack(built).to(device)
-    optimizer = _adam(net, learning_rate, adam_eps, device)
-    best = [p.detach().clone() for p in net.parameters()]
+    settings = {"batch_size": batch_size, "learning_rate": learning_rate, "adam_eps": adam_eps,
+                "max_epochs": max_epochs, "patience": patience}
+    key = "" if snapshot is None else _snapshot_key(arch, padding, members, settings, dtype,
+                                                     (x_train, y_train, x_val, y_val), controls)
+    saved = None if snapshot is None else _load_snapshot(snapshot, key)
     orders = [torch.Generator().manual_seed(m.seed) for m in members]
-    stoppings = [EarlyStopping(patience) for _ in members]
-    results = [TrainResult() for _ in members]
-    finished: dict[int, GroupResult] = {}
+    if saved is None:
+        built = [models.build(arch, padding, seq_len, generator=init_generator(m.seed)).to(dtype) for m in members]
+        active = list(range(len(members)))  # members in the network, by row
+        net = FusedRegressors.stack(built).to(device)
+        optimizer = _adam(net, learning_rate, adam_eps, device)
+        best = [p.detach().clone() for p in net.parameters()]
+        stoppings = [EarlyStopping(patience) for _ in members]
+        results = [TrainResult() for _ in members]
+        finished: dict[int, GroupResult] = {}
+        first_epoch, graphed, earlier = 1, False, 0.0  # graphed: whether steps were replayed from CUDA graphs
+    else:
+        log.info("resuming %d %s/%s models after epoch %d from %s", len(members), arch, padding, saved["epoch"],
+                 snapshot)
+        active, first_epoch, graphed, earlier = saved["active"], saved["epoch"] + 1, saved["graphed"], saved["seconds"]
+        net = FusedRegressors(arch, padding, seq_len, len(active), dtype)
+        net.load_state_dict(saved["net"])
+        net.to(device)
+        optimizer = _adam(net, learning_rate, adam_eps, device)
+        for parameter, state in zip(net.parameters(), saved["adam"], strict=True):
+            if state:
+                optimizer.state[parameter] = {name: value.to(device) for name, value in state.items()}
+        best = [b.to(device) for b in saved["best"]]
+        for generator, state in zip(orders, saved["orders"], strict=True):
+            generator.set_state(state)
+        stoppings = [EarlyStopping(**state) for state in saved["stoppings"]]
+        results = [TrainResult(**state) for state in saved["results"]]
+        finished = {i: GroupResult(members[i], _model_from(arch, padding, seq_len, dtype, weights), results[i],
+                                   saved["finished_graphed"][str(i)])
+                    for i, weights in ((int(i), w) for i, w in saved["finished"].items())}
     use_graphs = cuda_graph and device.type == "cuda"
     step = _step(net, optimizer, x, y, active, members, controls, use_graphs)
-    graphed = False  # whether steps have been replayed from CUDA graphs
-    start = time.perf_counter()
-    for epoch in range(1, max_epochs + 1):
+    start = time.perf_counter() - earlier
+    last_snapshot = time.perf_counter()
+    for epoch in range(first_epoch, max_epochs + 1):
+        if len(finished) == len(members):  # resumed from the final snapshot
+            break
         tic = time.perf_counter()
         index = torch.stack([torch.randperm(len(x), generator=orders[i]) for i in active]).to(device)
         step.epoch_loss.zero_()
@@ -404,16 +454,77 @@ def train_group(
             results[i].train_seconds = time.perf_counter() - start
             weights = best if results[i].best_epoch else list(net.parameters())  # never improved (NaN): last
             finished[i] = GroupResult(members[i], _member_of(net, weights, row), results[i], graphed)
-        if on_epoch is not None:
-            on_epoch(epoch, sum(i not in finished for i in active), seconds)
         remaining = [row for row, i in enumerate(active) if i not in finished]
-        if not remaining:
-            break
-        if compact is not None and len(active) - len(remaining) >= max(1, math.ceil(compact * len(active))):
+        if remaining and compact is not None and len(active) - len(remaining) >= max(1, math.ceil(compact * len(active))):
             net, optimizer, best = _compact(net, optimizer, best, remaining, learning_rate, adam_eps, device)
             active = [active[row] for row in remaining]
             step = _step(net, optimizer, x, y, active, members, controls, use_graphs)
+        if snapshot is not None and (not remaining or time.perf_counter() - last_snapshot >= snapshot_every):
+            _save_snapshot(snapshot, key, epoch, active, net, optimizer, best, orders, stoppings, results, finished,
+                           graphed, time.perf_counter() - start)
+            last_snapshot = time.perf_counter()
+        if on_epoch is not None:
+            on_epoch(epoch, len(remaining), seconds)
+        if not remaining:
+            break
     return [finished[i] for i in range(len(members))]
+
+
+def _snapshot_key(arch: str, padding: str, members: Sequence[Member], settings: Mapping[str, object],
+                  dtype: torch.dtype, data: Sequence[object], controls: Sequence[str]) -> str:
+    """What a snapshot must have been made with to be resumed: the group, its settings and a digest of its data."""
+    digest = hashlib.sha256()
+    x_train, y_train, x_val, y_val = data
+    for array in (x_train, *(y_train[c] for c in controls), x_val, *(y_val[c] for c in controls)):
+        array = np.ascontiguousarray(torch.as_tensor(array).cpu().numpy())
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.data)
+    return json.dumps({"arch": arch, "padding": padding, "members": [dataclasses.astuple(m) for m in members],
+                       "settings": dict(settings), "dtype": str(dtype), "data": digest.hexdigest()}, sort_keys=True)
+
+
+def _save_snapshot(path: str | Path, key: str, epoch: int, active: list[int], net: FusedRegressors,
+                   optimizer: torch.optim.Optimizer, best: list[torch.Tensor], orders: list[torch.Generator],
+                   stoppings: list[EarlyStopping], results: list[TrainResult], finished: Mapping[int, GroupResult],
+                   graphed: bool, seconds: float) -> None:
+    """Write the group's state after ``epoch`` (atomically: a kill leaves the previous snapshot whole)."""
+    state = {
+        "key": key, "epoch": epoch, "active": list(active), "graphed": graphed, "seconds": seconds,
+        "net": {name: value.cpu() for name, value in net.state_dict().items()},
+        "adam": [{name: value.cpu() for name, value in optimizer.state.get(p, {}).items()} for p in net.parameters()],
+        "best": [b.cpu() for b in best],
+        "orders": [g.get_state() for g in orders],
+        "stoppings": [dataclasses.asdict(s) for s in stoppings],
+        "results": [dataclasses.asdict(r) for r in results],
+        "finished": {str(i): r.model.state_dict() for i, r in finished.items()},
+        "finished_graphed": {str(i): r.cuda_graph for i, r in finished.items()},
+    }
+    with io.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_snapshot(path: str | Path, key: str) -> dict | None:
+    """The snapshot at ``path`` if it is one of the group ``key`` names, else None (a warning says why)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001  (unreadable: train afresh)
+        log.warning("ignoring snapshot %s, which cannot be read (%s); training afresh", path, error)
+        return None
+    if not isinstance(state, dict) or state.get("key") != key:
+        log.warning("ignoring snapshot %s: it is of another group, settings or data; training afresh", path)
+        return None
+    return state
+
+
+def _model_from(arch: str, padding: str, seq_len: int, dtype: torch.dtype,
+                weights: Mapping[str, torch.Tensor]) -> ConvRegressor:
+    """A stand-alone model (CPU, eval mode) holding ``weights``."""
+    model = ConvRegressor(arch, padding, seq_len).to(dtype)
+    model.load_state_dict(weights)
+    return model.eval()
 
 
 def _adam(net: FusedRegressors, learning_rate: float, adam_eps: float, device: torch.device) -> torch.optim.Adam:

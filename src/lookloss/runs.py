@@ -9,6 +9,7 @@ there are hundreds of jobs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -78,7 +79,7 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
 
 def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[str, str | Path]],
                 identities: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], threads: int = 1,
-                log: logging.Logger | None = None) -> list[dict[str, Any]]:
+                snapshots: str | Path | None = None, log: logging.Logger | None = None) -> list[dict[str, Any]]:
     """Train models of one architecture and padding fused (:func:`lookloss.fused.train_group`).
 
     Writes for each model the files :func:`train_model` writes, at the same paths and
@@ -100,6 +101,10 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
         The ``training`` config section.
     threads : int
         CPU threads for torch.
+    snapshots : path, optional
+        Folder for the snapshots that let a killed job resume where it was (one file
+        per fused batch, at most a minute old: :func:`lookloss.fused.train_group`).
+        They are removed once every model is written.
 
     Returns
     -------
@@ -123,8 +128,11 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
     members = [fused.Member(i["control"], float(i["l1"]), int(i["seed"])) for i in identities]
     x, y = training_data(split_paths, sorted({m.control for m in members}))
     size = settings["max_fused"] or len(members)
+    firsts = range(0, len(members), size)
+    snapshot_files = [None if snapshots is None else Path(snapshots) / f"batch_{number}.pt"
+                      for number in range(len(firsts))]
     written = []
-    for first in range(0, len(members), size):
+    for first, snapshot in zip(firsts, snapshot_files, strict=True):
         batch = members[first:first + size]
         log.info("training %d %s/%s models fused on %s (%d threads): %d train, %d validation sequences",
                  len(batch), arch, padding, device, threads, len(x["train"]), len(x["valid"]))
@@ -134,7 +142,8 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
 
         try:
             results = fused.train_group(arch, padding, batch, x["train"], y["train"], x["valid"], y["valid"],
-                                        **_trainer_settings(settings), device=device, on_epoch=on_epoch)
+                                        **_trainer_settings(settings), device=device, on_epoch=on_epoch,
+                                        snapshot=snapshot)
             net = fused.FusedRegressors.stack([r.model for r in results]).to(device)
             predictions = fused.predict(net, x["test"])
         except torch.OutOfMemoryError as error:
@@ -150,6 +159,11 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
             how = {"device": str(device), "threads": threads, "fused": True, "group_size": len(batch),
                    "cuda_graph": r.cuda_graph, "numerics": fused.numerics(device)}
             written.append(write_trained(outs[i], r.model, r.result, test_mse, identities[i], settings, how, log))
+    if snapshots is not None:  # every model is written: the snapshots have served
+        for path in snapshot_files:
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(snapshots).rmdir()
     return written
 
 

@@ -4,6 +4,7 @@
 #   - train: one job per model (CPU default; many small jobs fill many cores).
 #   - train_group: one job per padding x architecture, its models (every control, L1
 #     weight and seed) trained as one fused network (lookloss.fused): the GPU default.
+#     A killed train_group job (time limit, lost node) resumes from its snapshot.
 #   - import_models: with models.checkpoints, one job per padding x architecture copies
 #     its models from a published folder, each file checked against its manifest.
 # Asking for one model's file builds it with the rule in force; with fusion, its whole
@@ -64,6 +65,8 @@ rule train_group:
         max_fused=config["training"]["max_fused"],
         splits=layout.SPLITS,
         members=[member for member, _ in group_members()],
+        # a killed job resumes from here (lookloss.fused: at most a minute lost)
+        snapshots=lambda w: results("snapshots", f"train_group-{w.padding}-{w.arch}"),
     log:
         results("logs", "train_group", "{padding}", "{arch}.log"),
     benchmark:

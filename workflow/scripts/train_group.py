@@ -19,5 +19,6 @@ train_group(
     identities,
     {**smk.params.training, "max_fused": smk.params.max_fused},
     threads=smk.threads,
+    snapshots=smk.params.snapshots,
     log=job_logger(smk.log[0]),
 )

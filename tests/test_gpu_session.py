@@ -1,0 +1,53 @@
+"""benchmarks/gpu_session.sh, the prepared GPU-box command, rehearsed on the CPU (SMOKE=1).
+
+The full rehearsal (every phase, the study stopped at its deadline and resumed, models
+carried to a second machine) takes minutes and is described in BENCHMARKS.md; here the
+CUDA checks' self-test and the script's handling of a bad phase are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_of_repository(target: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name, follow_symlinks=False)
+    return target
+
+
+def session(repo: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SMOKE": "1", "OUT": str(out), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(["bash", "benchmarks/gpu_session.sh", *args], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_the_gpu_session_runs_its_checks_and_packs_what_it_made(tmp_path):
+    repo = copy_of_repository(tmp_path / "repo")
+    run = session(repo, tmp_path / "out", "300", "check")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    checks = json.loads((repo / "results" / "gpu" / "cuda_check.json").read_text())
+    assert checks["ok"] and {c["check"] for c in checks["checks"]} == {"fused_vs_alone_float64",
+                                                                       "fused_vs_alone_float32", "resume"}
+    with tarfile.open(tmp_path / "out" / "gpu.tar.gz") as packed:
+        assert "results/gpu/cuda_check.json" in packed.getnames()
+    assert "all checks passed" in (tmp_path / "out" / "log.txt").read_text()
+
+
+def test_an_unknown_phase_stops_the_session_and_still_packs(tmp_path):
+    repo = copy_of_repository(tmp_path / "repo")
+    run = session(repo, tmp_path / "out", "100", "trian")
+    assert run.returncode == 2 and "unknown phase trian" in run.stdout
+    assert (tmp_path / "out" / "gpu.tar.gz").is_file()
