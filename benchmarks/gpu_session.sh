@@ -8,39 +8,50 @@
 #
 #   LOOKLOSS_COMMIT=<commit> bash benchmarks/gpu_session.sh SECONDS PHASE...
 #
-# SECONDS: the whole command's budget; each phase that trains stops its Snakemake run
-# (SIGTERM: nothing half-written, fused groups keep their snapshots) in time for the
-# packing at the end, and the same command goes on from there on the same machine.
-# PHASES, in the order given:
-#   carried     the models and snapshots of an earlier box were unpacked here (paper.tar.gz,
-#               gpu.tar.gz): rebuild the simulation (the same bytes) and keep those models
-#   check       benchmarks/cuda_check.py        -> results/gpu/cuda_check.json (stops on failure)
-#   throughput  benchmarks/gpu_study.py         -> results/gpu/gpu_study.json (per-process vs fused)
-#   study       the default study in results/   -> results/gpu/gpu_study.json (wall, phases)
-#   publish     lookloss publish --out paper    (when the study is complete)
+# SECONDS: the whole command's budget. Every phase is given at most what is left of it
+# (less 60 s for the packing); a phase that trains stops its Snakemake run (SIGTERM:
+# nothing half-written, fused groups keep their snapshots), and the same command goes
+# on from there on the same machine. PHASES, in the order given:
+#   carried     results of an earlier box were unpacked here (paper.tar.gz, the
+#               snapshots.tar.gz parts): rebuild the simulation (the same bytes) and keep
+#               the finished models and the snapshots; the carried job benchmarks move to
+#               results/gpu/benchmarks-carried (their phase spans: phases-carried.json)
+#   check       benchmarks/cuda_check.py -> results/gpu/cuda_check.json; if a check fails,
+#               the session goes on but publishes nothing
+#   throughput  benchmarks/gpu_study.py  -> results/gpu/gpu_study.json (per-process vs fused)
+#   study       the default study in results/ -> results/gpu/gpu_study.json (wall, phases)
+#   publish     lookloss publish --out paper (when the study is complete)
 #   power       presets/power.yaml in results/power, then published to paper/power
 # LOOKLOSS_COMMIT names the commit when the copy has no .git (the manifests record it).
 # SMOKE=1 runs every phase tiny, on any machine (the smoke preset, a 4-model sweep, the
 # checks on the CPU when there is no GPU): a rehearsal before spending GPU time.
 # At the end (also after a failure) the small outputs are packed into $OUT (default
-# ./gpu-out): gpu.tar.gz (JSON, logs), paper.tar.gz and power.tar.gz (published
-# folders, or the finished models and snapshots of an unfinished run). No .npz/.parquet.
+# ./gpu-out), each file under 16 MiB: gpu.tar.gz (JSON, logs, job benchmarks),
+# paper.tar.gz and power.tar.gz (the published folders, or the finished models of an
+# unfinished run) and snapshots.tar.gz.part-* (an unfinished run's snapshots; join the
+# parts with cat). No .npz or .parquet.
 set -euo pipefail
 budget=${1:?usage: gpu_session.sh SECONDS PHASE...}
 shift
 deadline=$(( $(date +%s) + budget ))
+for phase in "$@"; do
+    case $phase in carried|check|throughput|study|publish|power) ;; *) echo "unknown phase $phase"; exit 2 ;; esac
+done
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT" results/gpu
 exec > >(tee -a "$OUT/log.txt") 2>&1
 left() { echo $(( deadline - $(date +%s) - $1 )); }  # seconds left, keeping $1 in hand
-enough() { [ "$(left 90)" -ge "$1" ] || { echo "too little time left for this phase: skipped"; false; }; }
+enough() { [ "$(left 60)" -ge "$1" ] || { echo "too little time left for this phase: skipped"; false; }; }
+bounded() { timeout -s TERM -k 30 "$(left 60)" "$@"; }  # a command that must end before the packing
 
-if ! python3 -c "import snakemake, memelite, tangermeme" 2>/dev/null; then
+export PYTHONPATH=$PWD/src:/tmp/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+if ! python3 -c "import snakemake, memelite, tangermeme, pandas; assert int(pandas.__version__[0]) >= 3" 2>/dev/null
+then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
         $(ls wheelhouse/*.whl | grep -v '/lookloss-')
 fi
-export PYTHONPATH=$PWD/src:/tmp/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-python3 -c "import torch, lookloss; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'lookloss', lookloss.__file__)"
+python3 -c "import torch, pandas, lookloss
+print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'pandas', pandas.__version__, lookloss.__file__)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
 smoke=()       # options of gpu_study.py
@@ -62,20 +73,27 @@ if [ "${SMOKE:-0}" = 1 ]; then
 fi
 
 pack() {
-    # fits the box's 16 MiB per returned file: models are ~40 kB each
-    local small=(--exclude='*.npz' --exclude='*.parquet' --exclude='*.pdf')
-    tar czf "$OUT/gpu.tar.gz" "${small[@]}" results/gpu "$results"/{logs,benchmarks} 2>/dev/null || true
+    set +e
+    local small=(--exclude='*.npz' --exclude='*.parquet' --exclude='*.pdf' --exclude='snapshots')
+    tar czf "$OUT/gpu.tar.gz" "${small[@]}" results/gpu "$results"/{logs,benchmarks} "$power_results"/{logs,benchmarks} \
+        2>/dev/null
     if [ -f paper/manifest.json ]; then
         tar czf "$OUT/paper.tar.gz" "${small[@]}" --exclude=paper/power paper
     else
-        tar czf "$OUT/paper.tar.gz" "${small[@]}" "$results"/{models,snapshots,tables,figures} 2>/dev/null || true
+        tar czf "$OUT/paper.tar.gz" "${small[@]}" "$results"/{models,tables,figures} 2>/dev/null
     fi
     if [ -f paper/power/manifest.json ]; then
         tar czf "$OUT/power.tar.gz" "${small[@]}" paper/power
     else
-        tar czf "$OUT/power.tar.gz" "${small[@]}" "$power_results"/{models,snapshots,logs,benchmarks,tables,figures} \
-            2>/dev/null || true
+        tar czf "$OUT/power.tar.gz" "${small[@]}" "$power_results"/{models,tables,figures} 2>/dev/null
     fi
+    # snapshots of unfinished fused groups (a few MB each): in parts under the 16 MiB limit
+    local snapshots=()
+    for folder in "$results/snapshots" "$power_results/snapshots"; do
+        [ -n "$(find "$folder" -name 'batch_*.pt' 2>/dev/null)" ] && snapshots+=("$folder")
+    done
+    rm -f "$OUT"/snapshots.tar.gz.part-*
+    [ ${#snapshots[@]} -gt 0 ] && tar czf - "${snapshots[@]}" | split -b 15m - "$OUT/snapshots.tar.gz.part-"
     ls -la "$OUT"
 }
 trap pack EXIT
@@ -83,26 +101,50 @@ trap pack EXIT
 sweep() {  # snakemake with a deadline; SIGTERM lets it remove what its jobs left unfinished
     python3 -m snakemake --unlock "$@" >/dev/null 2>&1 || true
     enough 60 || return 0
-    timeout -s TERM -k 60 "$(left 90)" python3 -m snakemake --cores all "$@" || echo "snakemake stopped (status $?)"
+    bounded python3 -m snakemake --cores all --rerun-incomplete "$@" || echo "snakemake stopped (status $?)"
+}
+
+checks_passed() {  # no check, or every check passed
+    [ ! -f results/gpu/cuda_check.json ] || python3 -c "import json, sys
+sys.exit(not json.load(open('results/gpu/cuda_check.json'))['ok'])"
 }
 
 for phase in "$@"; do
     echo "== $phase ($(left 0) s left)"
     case $phase in
-        carried)  # the simulation is rebuilt; what was carried (models, their job benchmarks) is made newer
-            python3 -m snakemake --cores all "${study[@]}" --until simulate
-            find "$results" -path "$results/simulation" -prune -o -type f -exec touch {} + ;;
-        check) python3 benchmarks/cuda_check.py "${check[@]}" --out results/gpu/cuda_check.json ;;
-        throughput) python3 benchmarks/gpu_study.py "${smoke[@]}" --skip-study --out results/gpu/gpu_study.json ;;
+        carried)
+            if [ -d "$results/benchmarks" ]; then  # kept aside: their times would say when they were unpacked
+                python3 -c "import json, sys; from lookloss.checkpoints import phase_spans
+json.dump(phase_spans(sys.argv[1]), open('results/gpu/phases-carried.json', 'w'), indent=2)" "$results"
+                rm -rf results/gpu/benchmarks-carried && mv "$results/benchmarks" results/gpu/benchmarks-carried
+            fi
+            bounded python3 -m snakemake --cores all "${study[@]}" --until simulate
+            # the carried models must be newer than the rebuilt simulation, or Snakemake retrains them
+            find "$results/models" -type f -exec touch {} + ;;
+        check)
+            if enough 30; then
+                bounded python3 benchmarks/cuda_check.py "${check[@]}" --out results/gpu/cuda_check.json \
+                    || echo "CUDA CHECKS FAILED (results/gpu/cuda_check.json): nothing will be published"
+            fi ;;
+        throughput) ! enough 30 || bounded python3 benchmarks/gpu_study.py "${smoke[@]}" --skip-study \
+                        --out results/gpu/gpu_study.json ;;
         study) ! enough 60 || python3 benchmarks/gpu_study.py "${smoke[@]}" --skip-throughput --results "$results" \
                    --deadline "$(left 90)" --out results/gpu/gpu_study.json ;;
-        publish) python3 -m lookloss.cli publish "${study[@]}" --out paper \
-                     || echo "not published: the study is not finished" ;;
+        publish)
+            if checks_passed; then
+                bounded python3 -m lookloss.cli publish "${study[@]}" --out paper \
+                    || echo "not published: the study is not finished"
+            else
+                echo "not published: a CUDA check failed"
+            fi ;;
         power)
             sweep "${power[@]}"
             if python3 -m snakemake -n "${power[@]}" 2>&1 | grep -q "Nothing to be done"; then
-                python3 -m lookloss.cli publish "${power[@]}" --out paper/power
+                if checks_passed; then
+                    bounded python3 -m lookloss.cli publish "${power[@]}" --out paper/power
+                else
+                    echo "not published: a CUDA check failed"
+                fi
             fi ;;
-        *) echo "unknown phase $phase"; exit 2 ;;
     esac
 done

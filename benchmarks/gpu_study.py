@@ -27,6 +27,7 @@ With ``--results results --deadline 400`` the study is kept in ``results/`` (for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -110,19 +111,25 @@ def study(args: argparse.Namespace, earlier: dict | None) -> dict:
     """
     if args.results is None:
         with tempfile.TemporaryDirectory(prefix="lookloss-study-") as tmp:
-            return _study(args, Path(tmp) / "results", [])
-    runs = earlier["runs"] if earlier and not earlier.get("complete") else []
-    results = args.results.resolve()
+            return _study(args, Path(tmp) / "results", _command(args, Path(tmp) / "results"), [])
+    results = args.resolved_results
     # as `snakemake` names it by default (relative), so that its records of the files match
-    return _study(args, results.relative_to(ROOT) if results.is_relative_to(ROOT) else results, runs)
+    command = _command(args, results)
+    same = earlier and earlier.get("command") == " ".join(command[1:]) and not earlier.get("complete")
+    return _study(args, results, command, earlier["runs"] if same else [])
 
 
-def _study(args: argparse.Namespace, results: Path, runs: list[dict]) -> dict:
-    command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--config", f"results_dir={results}"]
+def _command(args: argparse.Namespace, results: Path) -> list[str]:
+    command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--rerun-incomplete",
+               "--config", f"results_dir={results}"]
     if args.smoke:
         command += ["--configfile", "presets/smoke.yaml"]
     if args.gpu_slots:
         command += ["--resources", f"gpu_slots={args.gpu_slots}"]
+    return command
+
+
+def _study(args: argparse.Namespace, results: Path, command: list[str], runs: list[dict]) -> dict:
     if runs:  # a stopped run left its lock
         subprocess.run([*command, "--unlock"], cwd=ROOT, capture_output=True, check=True)
     start = time.time()
@@ -133,11 +140,13 @@ def _study(args: argparse.Namespace, results: Path, runs: list[dict]) -> dict:
             returncode = run.wait(timeout=args.deadline)
             stopped = False
         except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGTERM)  # Snakemake and its jobs: Snakemake removes incomplete outputs
+            with contextlib.suppress(ProcessLookupError):  # it may end just then
+                os.killpg(run.pid, signal.SIGTERM)  # Snakemake and its jobs: Snakemake removes incomplete outputs
             try:
                 returncode = run.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                os.killpg(run.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(run.pid, signal.SIGKILL)
                 returncode = run.wait()
             stopped = True
     wall = time.time() - start
@@ -203,7 +212,12 @@ def main(argv: list[str] | None = None) -> None:
         print("fused:", json.dumps(result["fused"]), flush=True)
         result["fused_vs_per_process"] = (result["fused"]["model_steps_per_s"]
                                           / result["per_process"]["model_steps_per_s"])
-    if not args.skip_study and args.results and earlier.get("study", {}).get("complete"):
+    if args.results is not None:
+        resolved = args.results.resolve()
+        args.resolved_results = resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else resolved
+    finished = earlier.get("study", {})
+    if (not args.skip_study and args.results is not None and finished.get("complete")
+            and finished.get("command") == " ".join(_command(args, args.resolved_results)[1:])):
         print("the study in", args.results, "is complete; its measurement is kept", flush=True)
         result["study"] = earlier["study"]
     elif not args.skip_study:
@@ -212,8 +226,10 @@ def main(argv: list[str] | None = None) -> None:
         result["study"] = earlier["study"]
     if "study" in result:
         print("study:", json.dumps(result["study"]), flush=True)
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.out:  # atomically: a kill while writing leaves the earlier parts readable
+        tmp = args.out.with_name(f".{args.out.name}.tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        os.replace(tmp, args.out)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The full rehearsal (every phase, the study stopped at its deadline and resumed, models
 carried to a second machine) takes minutes and is described in BENCHMARKS.md; here the
-CUDA checks' self-test and the script's handling of a bad phase are checked.
+CUDA checks' self-test, the packing and the refusal of a misspelled phase are checked.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def test_the_gpu_session_runs_its_checks_and_packs_what_it_made(tmp_path):
     assert "all checks passed" in (tmp_path / "out" / "log.txt").read_text()
 
 
-def test_an_unknown_phase_stops_the_session_and_still_packs(tmp_path):
+def test_a_misspelled_phase_is_refused_before_any_work(tmp_path):
     repo = copy_of_repository(tmp_path / "repo")
-    run = session(repo, tmp_path / "out", "100", "trian")
+    run = session(repo, tmp_path / "out", "100", "check", "trian")
     assert run.returncode == 2 and "unknown phase trian" in run.stdout
-    assert (tmp_path / "out" / "gpu.tar.gz").is_file()
+    assert not (repo / "results").exists()  # not even the checks ran

@@ -160,7 +160,8 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
                    "cuda_graph": r.cuda_graph, "numerics": fused.numerics(device)}
             written.append(write_trained(outs[i], r.model, r.result, test_mse, identities[i], settings, how, log))
     if snapshots is not None:  # every model is written: the snapshots have served
-        for path in snapshot_files:
+        leftovers = list(Path(snapshots).glob(".batch_*.tmp"))  # of a job killed while it saved one
+        for path in [*snapshot_files, *leftovers]:
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             Path(snapshots).rmdir()
