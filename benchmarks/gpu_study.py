@@ -107,16 +107,21 @@ def study(args: argparse.Namespace, earlier: dict | None) -> dict:
     With ``--deadline`` the run is stopped (SIGTERM to Snakemake and its jobs, which
     leaves no half-written output; fused groups keep their snapshots) once that many
     seconds have passed, and a later call with the same ``--results`` and ``--out`` goes
-    on from there: ``runs`` lists each part and ``study_wall_s`` is their sum.
+    on from there: ``runs`` lists each part and ``study_wall_s`` is their sum. A study
+    there that is already complete is kept as measured.
     """
     if args.results is None:
         with tempfile.TemporaryDirectory(prefix="lookloss-study-") as tmp:
             return _study(args, Path(tmp) / "results", _command(args, Path(tmp) / "results"), [])
-    results = args.resolved_results
+    resolved = args.results.resolve()
     # as `snakemake` names it by default (relative), so that its records of the files match
+    results = resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else resolved
     command = _command(args, results)
-    same = earlier and earlier.get("command") == " ".join(command[1:]) and not earlier.get("complete")
-    return _study(args, results, command, earlier["runs"] if same else [])
+    earlier = earlier if earlier and earlier.get("command") == " ".join(command[1:]) else {}
+    if earlier.get("complete"):
+        print("the study in", args.results, "is complete; its measurement is kept", flush=True)
+        return earlier
+    return _study(args, results, command, earlier.get("runs", []))
 
 
 def _command(args: argparse.Namespace, results: Path) -> list[str]:
@@ -212,15 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         print("fused:", json.dumps(result["fused"]), flush=True)
         result["fused_vs_per_process"] = (result["fused"]["model_steps_per_s"]
                                           / result["per_process"]["model_steps_per_s"])
-    if args.results is not None:
-        resolved = args.results.resolve()
-        args.resolved_results = resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else resolved
-    finished = earlier.get("study", {})
-    if (not args.skip_study and args.results is not None and finished.get("complete")
-            and finished.get("command") == " ".join(_command(args, args.resolved_results)[1:])):
-        print("the study in", args.results, "is complete; its measurement is kept", flush=True)
-        result["study"] = earlier["study"]
-    elif not args.skip_study:
+    if not args.skip_study:
         result["study"] = study(args, earlier.get("study"))
     elif "study" in earlier:
         result["study"] = earlier["study"]

@@ -412,9 +412,9 @@ def train_group(
             generator.set_state(state)
         stoppings = [EarlyStopping(**state) for state in saved["stoppings"]]
         results = [TrainResult(**state) for state in saved["results"]]
-        finished = {i: GroupResult(members[i], _model_from(arch, padding, seq_len, dtype, weights), results[i],
-                                   saved["finished_graphed"][str(i)])
-                    for i, weights in ((int(i), w) for i, w in saved["finished"].items())}
+        finished = {int(i): GroupResult(members[int(i)], _model_from(arch, padding, seq_len, dtype, done["weights"]),
+                                        results[int(i)], done["cuda_graph"])
+                    for i, done in saved["finished"].items()}
     use_graphs = cuda_graph and device.type == "cuda"
     step = _step(net, optimizer, x, y, active, members, controls, use_graphs)
     start = time.perf_counter() - earlier
@@ -496,8 +496,7 @@ def _save_snapshot(path: str | Path, key: str, epoch: int, active: list[int], ne
         "orders": [g.get_state() for g in orders],
         "stoppings": [dataclasses.asdict(s) for s in stoppings],
         "results": [dataclasses.asdict(r) for r in results],
-        "finished": {str(i): r.model.state_dict() for i, r in finished.items()},
-        "finished_graphed": {str(i): r.cuda_graph for i, r in finished.items()},
+        "finished": {str(i): {"weights": r.model.state_dict(), "cuda_graph": r.cuda_graph} for i, r in finished.items()},
     }
     with io.atomic_path(path) as tmp:
         torch.save(state, tmp)
