@@ -3,23 +3,7 @@
 
 from __future__ import annotations
 
-import os
-import platform
-import subprocess
-
-
-def cpu_model() -> str:
-    """``Model name`` from lscpu (falls back to platform.processor())."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+from lookloss.provenance import cpu_count, cpu_model  # noqa: F401 (the benchmarks import them from here)
 
 
 def random_data(n: int, seq_len: int, seed: int):

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lookloss import io, layout
+from lookloss import io, layout, provenance
 
 FORMAT_TAG = "lookloss.published/1"
 MANIFEST = "manifest.json"
@@ -110,10 +107,10 @@ def publish(config: Mapping[str, Any], out: str | Path, root: str | Path = ".") 
     devices = sorted({json.loads((results / f).read_text())["device"] for f in grid if f.endswith("metrics.json")})
     manifest = {
         "format": FORMAT_TAG,
-        **_commit(root),
+        **provenance.commit(root),
         "config": dict(config),
         "devices": devices,
-        "versions": {name: _version(name) for name in PACKAGES},
+        "versions": {name: provenance.version(name) for name in PACKAGES},
         "phases": phase_spans(results),
         "files": {name: sha256(out / name) for name in names},
     }
@@ -216,31 +213,3 @@ def import_models(folder: str | Path, identities: Sequence[Mapping[str, Any]],
     for source, target in copies:
         with io.atomic_path(target) as tmp:
             shutil.copyfile(source, tmp)
-
-
-def _commit(root: str | Path) -> dict[str, Any]:
-    """The commit of the repository at ``root`` and whether tracked files differ from it.
-
-    A copy without ``.git`` (a tarball carried to an offline node) names its commit in
-    the environment variable ``LOOKLOSS_COMMIT``; whether it was changed is then unknown
-    (None). Neither: the commit is "".
-    """
-    commit = _git(root, "rev-parse", "HEAD")
-    if commit:
-        return {"commit": commit, "uncommitted_changes": bool(_git(root, "status", "--porcelain", "--untracked-files=no"))}
-    return {"commit": os.environ.get("LOOKLOSS_COMMIT", ""), "uncommitted_changes": None}
-
-
-def _git(root: str | Path, *args: str) -> str:
-    try:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None

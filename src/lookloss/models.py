@@ -12,6 +12,7 @@ Public API: :func:`build`, :func:`l1_penalty`, :func:`save`, :func:`load`,
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -234,8 +235,10 @@ def save(path: str | os.PathLike, model: ConvRegressor, meta: dict[str, Any]) ->
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "meta": plain_data({**meta, "torch_version": torch.__version__, "lookloss_version": lookloss.__version__}),
     }
+    buffer = io.BytesIO()  # a file object: torch then names the archive "archive", not after the temp file
+    torch.save(record, buffer)
     with atomic_path(path) as tmp:
-        torch.save(record, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def plain_data(meta: dict[str, Any]) -> dict[str, Any]:

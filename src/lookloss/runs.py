@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import lookloss
-from lookloss import io, layout
+from lookloss import io, layout, provenance
 from lookloss.layout import ONEHOT, PAIR_SETS, counts_key
 
 
@@ -198,13 +198,14 @@ def write_trained(out: Mapping[str, str | Path], model: Any, result: Any, test_m
 
     from lookloss import models
 
-    metrics = {
-        "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-        "val_loss": result.best_val_loss, "test_mse": test_mse, "n_params": models.n_params(model),
-        "train_seconds": result.train_seconds, **how,
-    }
-    meta = {"identity": dict(identity), "training": dict(settings), "metrics": metrics,
+    outcome = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+               "val_loss": result.best_val_loss, "test_mse": test_mse, "n_params": models.n_params(model)}
+    # model.pt holds what the configuration determines (the same config gives the same
+    # bytes); how and where this run went lives in metrics.json only
+    meta = {"identity": dict(identity), "training": dict(settings), "metrics": outcome,
             "versions": {"lookloss": lookloss.__version__, "torch": str(torch.__version__)}}
+    metrics = {**outcome, "train_seconds": result.train_seconds, **how, "cpu": provenance.cpu_model(),
+               **provenance.commit()}
     models.save(out["model"], model, meta)
     io.write_tsv(out["history"], pd.DataFrame(result.history))
     io.write_json(out["metrics"], metrics)

@@ -1,0 +1,64 @@
+"""Where and from what a result was made: the CPU, the code's commit, package versions.
+
+Trained weights differ between CPUs (and between a CPU and a GPU), so every trained
+model's ``metrics.json`` records the CPU and the commit of the code that trained it
+(:func:`run_facts`); a published folder's manifest gathers them (lookloss.checkpoints).
+This module imports neither torch nor numpy.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+#: The repository of the lookloss being run (src/lookloss/ -> the checkout), when it is one.
+CODE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``model name`` of /proc/cpuinfo, else ``platform.processor()``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def commit(root: str | Path = CODE_ROOT) -> dict[str, Any]:
+    """The commit of the repository at ``root`` and whether tracked files differ from it.
+
+    A copy without ``.git`` (a tarball carried to an offline node) names its commit in
+    the environment variable ``LOOKLOSS_COMMIT``; whether it was changed is then unknown
+    (None). Neither: the commit is "".
+    """
+    head = _git(root, "rev-parse", "HEAD")
+    if head:
+        return {"commit": head, "uncommitted_changes": bool(_git(root, "status", "--porcelain", "--untracked-files=no"))}
+    return {"commit": os.environ.get("LOOKLOSS_COMMIT", ""), "uncommitted_changes": None}
+
+
+def version(name: str) -> str | None:
+    """The installed version of distribution ``name`` (None: not installed)."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git(root: str | Path, *args: str) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
