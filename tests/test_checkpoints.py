@@ -28,6 +28,9 @@ def run(tmp_path, smoke_config):
         models.save(folder / "model.pt", model, {"identity": identity})
         (folder / "history.tsv").write_text(f"epoch\ttrain_loss\n1\t{len(control + padding)}\n")
         io.write_json(folder / "metrics.json", {"device": "cpu", "test_mse": 1.5})
+    for name in checkpoints.simulation_files(config):  # stand-ins: the manifest records their digest
+        (results / name).parent.mkdir(parents=True, exist_ok=True)
+        (results / name).write_text(name)
     (results / "tables").mkdir()
     (results / "tables" / "models.tsv").write_text("model\nx\n")
     (results / "figures").mkdir()

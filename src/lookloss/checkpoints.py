@@ -1,10 +1,16 @@
 """Published runs: trained models and results with a manifest, and their reuse.
 
-A *published* folder (``paper/`` holds the study at paper scale) contains every model's
+A *published* folder (``paper/`` holds the study at paper scale) contains models'
 ``model.pt``, ``history.tsv`` and ``metrics.json`` under ``models/`` (the layout of a
 results folder), the tables and the figures as PNG, and ``manifest.json``: the sha256
-of every file, and the commit, configuration, devices, package versions and phase
-times of the run. :func:`publish` writes one from a finished run.
+of every file, the configuration, the sha256 of every simulated file the models were
+trained on, how many of the grid's models it holds (``complete`` once all), per model
+where it was trained (commit, device, CPU, threads, seconds: its ``metrics.json``),
+and the package versions and phase times of the run.
+
+A folder grows model by model (:func:`add_models`, which ``lookloss grow`` calls as
+each model finishes, so that the manifest is valid at every moment); :func:`publish`
+writes one from a finished run, with its tables and figures.
 
 With ``models.checkpoints: <folder>`` the workflow takes the models from such a folder
 instead of training them (rule ``import_models``): :func:`check_manifest` checks at
@@ -74,6 +80,34 @@ def phase_spans(results: str | Path) -> dict[str, dict[str, float]]:
             for name, (a, b, n) in sorted(spans.items(), key=lambda kv: kv[1][0])}
 
 
+#: What a published folder records of each model, from its ``metrics.json``.
+RECORD_KEYS = ("commit", "uncommitted_changes", "device", "cpu", "threads", "fused", "group_size",
+               "train_seconds", "best_epoch", "epochs_run", "test_mse")
+#: Training settings that change what a model computes (not how fast it is trained).
+TRAINING_KEYS = ("batch_size", "learning_rate", "adam_eps", "max_epochs", "patience")
+
+
+def simulation_files(config: Mapping[str, Any]) -> list[str]:
+    """The simulated files of the configuration's paddings, relative to a results folder."""
+    names = [f"{split}.npz" for split in layout.SPLITS] + [f"{layout.pairs_name(s)}.npz" for s in layout.PAIR_SETS]
+    return [f"simulation/{padding}/{name}" for padding in config["models"]["paddings"]
+            for name in [*names, "summary.tsv"]]
+
+
+def simulation_digest(config: Mapping[str, Any], results: str | Path) -> dict[str, str]:
+    """The sha256 of every simulated file of ``results`` (:class:`CheckpointError` if one is missing)."""
+    paths = {name: Path(results, name) for name in simulation_files(config)}
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise CheckpointError(f"{len(missing)} simulated file(s) are missing (first: {missing[0]}): simulate first")
+    return {name: sha256(path) for name, path in paths.items()}
+
+
+def model_key(control: str, padding: str, model: str) -> str:
+    """How a manifest names a model: ``neg/valid/arch1-l1_0-seed_100``."""
+    return f"{control}/{padding}/{model}"
+
+
 def publish(config: Mapping[str, Any], out: str | Path, root: str | Path = ".") -> dict[str, Any]:
     """Copy a finished run's models, tables and PNG figures to ``out`` and write its manifest.
 
@@ -99,23 +133,119 @@ def publish(config: Mapping[str, Any], out: str | Path, root: str | Path = ".") 
     if missing:
         raise CheckpointError(f"{len(missing)} model file(s) of the grid are not in {results} "
                               f"(first: {missing[0]}): finish the run first")
+    digest = simulation_digest(config, results)
+    if (Path(out) / MANIFEST).is_file():
+        check_fits(read_manifest(out), config, digest, out)
     names = grid + sorted(str(p.relative_to(results)) for p in results.glob("tables/*.tsv"))
     names += sorted(str(p.relative_to(results)) for p in results.glob("figures/*.png"))
     for name in names:
         with io.atomic_path(out / name) as tmp:
             shutil.copyfile(results / name, tmp)
-    devices = sorted({json.loads((results / f).read_text())["device"] for f in grid if f.endswith("metrics.json")})
-    manifest = {
-        "format": FORMAT_TAG,
-        **provenance.commit(root),
-        "config": dict(config),
-        "devices": devices,
-        "versions": {name: provenance.version(name) for name in PACKAGES},
-        "phases": phase_spans(results),
-        "files": {name: sha256(out / name) for name in names},
-    }
+    manifest = _manifest(config, out, {name: sha256(out / name) for name in names}, digest, root,
+                         phase_spans(results))
     io.write_json(out / MANIFEST, manifest)
     return manifest
+
+
+def add_models(folder: str | Path, results: str | Path, keys: Sequence[str], config: Mapping[str, Any],
+               digest: Mapping[str, str], root: str | Path = ".") -> dict[str, Any]:
+    """Publish finished models of ``results`` into ``folder`` and rewrite its manifest.
+
+    The folder may be new, or hold some models of the same configuration (same
+    simulation, digest and training settings; else :class:`CheckpointError`). Each
+    model's files are copied atomically, ``metrics.json`` last, and then the manifest
+    is replaced atomically, so that at every moment the folder is a valid published
+    folder. Files already published keep the sha256 the manifest gave them.
+
+    Parameters
+    ----------
+    folder, results : path
+        The published folder and the results folder holding the finished models.
+    keys : sequence of str
+        The models to publish (:func:`model_key`).
+    config : mapping
+        The run's configuration, checked.
+    digest : mapping
+        :func:`simulation_digest` of the data the models were trained on.
+    root : path
+        The repository, for the publishing code's commit.
+
+    Returns
+    -------
+    dict
+        The new manifest.
+    """
+    folder = Path(folder)
+    old = read_manifest(folder) if (folder / MANIFEST).is_file() else None
+    if old is not None:
+        check_fits(old, config, digest, folder)
+    files = dict(old["files"]) if old else {}
+    for key in keys:
+        for name in model_files(*key.split("/")):
+            with io.atomic_path(folder / name) as tmp:
+                shutil.copyfile(Path(results, name), tmp)
+            files[name] = sha256(folder / name)
+    manifest = _manifest(config, folder, files, digest, root, old.get("phases", {}) if old else {})
+    io.write_json(folder / MANIFEST, manifest)
+    return manifest
+
+
+def published_models(manifest: Mapping[str, Any], config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(control, padding, model) of the configuration's grid whose every file the manifest lists."""
+    listed = manifest.get("files", {})
+    return [m for m in grid_models(config) if all(f in listed for f in model_files(*m))]
+
+
+def _manifest(config: Mapping[str, Any], folder: Path, files: Mapping[str, str], digest: Mapping[str, str],
+              root: str | Path, phases: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest of ``folder`` listing ``files``: models published, their records, provenance."""
+    grid = grid_models(config)
+    done = [m for m in grid if all(f in files for f in model_files(*m))]
+    records = {}
+    for control, padding, model in done:
+        metrics = json.loads((folder / layout.model_dir("models", control, padding, model) / "metrics.json").read_text())
+        records[model_key(control, padding, model)] = {k: metrics.get(k) for k in RECORD_KEYS}
+    return {
+        "format": FORMAT_TAG,
+        "complete": len(done) == len(grid),
+        "n_models": len(done),
+        "n_grid": len(grid),
+        **provenance.commit(root),
+        "config": dict(config),
+        "simulation": dict(digest),
+        "devices": sorted({str(r["device"]) for r in records.values()}),
+        "cpus": sorted({str(r["cpu"]) for r in records.values() if r["device"] == "cpu"}),
+        "versions": {name: provenance.version(name) for name in PACKAGES},
+        "phases": dict(phases),
+        "models": records,
+        "files": dict(sorted(files.items())),
+    }
+
+
+def check_fits(manifest: Mapping[str, Any], config: Mapping[str, Any], digest: Mapping[str, str] | None,
+                folder: str | Path) -> None:
+    """:class:`CheckpointError` unless the published run used this configuration's data and training."""
+    problems = _differences(manifest, config)
+    theirs = manifest["config"].get("training", {})
+    changed = sorted(k for k in TRAINING_KEYS if theirs.get(k) != config["training"].get(k))
+    if changed:
+        problems.append(f"training keys {changed} differ from this configuration's")
+    if digest is not None:
+        recorded = manifest.get("simulation", {})
+        differing = sorted(name for name in set(recorded) & set(digest) if recorded[name] != digest[name])
+        if differing:
+            problems.append(f"the simulated data here differ from the data its models were trained on (first: "
+                            f"{differing[0]}, sha256 {digest[differing[0]][:12]} here, {recorded[differing[0]][:12]} "
+                            "in the manifest)")
+    if problems:
+        raise CheckpointError(f"the run published in {str(folder)!r} does not fit: " + "; ".join(problems))
+
+
+def _differences(manifest: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """The simulation keys in which the published run's configuration differs from ``config``."""
+    theirs, ours = manifest["config"].get("simulation", {}), config["simulation"]
+    differing = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    return [f"simulation keys {differing} differ from this configuration's"] if differing else []
 
 
 def grid_models(config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -150,22 +280,18 @@ def check_manifest(folder: str | Path, config: Mapping[str, Any]) -> list[str]:
         manifest = read_manifest(folder)
     except CheckpointError as error:
         return [str(error)]
-    problems = []
-    theirs, ours = manifest["config"].get("simulation", {}), config["simulation"]
-    differing = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-    if differing:
-        problems.append(f"the run published in {str(folder)!r} simulated other data: simulation keys "
-                        f"{differing} differ from this configuration's")
+    problems = [f"the run published in {str(folder)!r} simulated other data: {p}" for p in _differences(manifest, config)]
     listed = manifest.get("files", {})
     absent = [f for c, p, m in grid_models(config) for f in model_files(c, p, m) if f not in listed]
     if absent:
         problems.append(f"{len(absent)} file(s) of the grid are not in the manifest of {str(folder)!r} "
-                        f"(first: {absent[0]})")
+                        f"(first: {absent[0]}; it holds {manifest.get('n_models', '?')} of "
+                        f"{manifest.get('n_grid', '?')} models: `lookloss grow` trains the rest)")
     return problems
 
 
 def import_models(folder: str | Path, identities: Sequence[Mapping[str, Any]],
-                  outs: Sequence[Mapping[str, str | Path]]) -> None:
+                  outs: Sequence[Mapping[str, str | Path]], simulated: Mapping[str, str | Path] | None = None) -> None:
     """Copy published models into a results folder, after checking every one of them.
 
     Every file of every model is checked first (present, listed in the manifest with
@@ -180,6 +306,10 @@ def import_models(folder: str | Path, identities: Sequence[Mapping[str, Any]],
         ``control``, ``padding``, ``arch``, ``l1`` and ``seed`` of each model.
     outs : sequence of mapping
         Per model, the ``model``, ``history`` and ``metrics`` paths to write.
+    simulated : mapping, optional
+        Simulated files of this run (name as :func:`simulation_files` gives it, to
+        path): each must have the sha256 the manifest records, i.e. the models were
+        trained on these very data.
 
     Raises
     ------
@@ -189,7 +319,13 @@ def import_models(folder: str | Path, identities: Sequence[Mapping[str, Any]],
     from lookloss import models  # torch: only in the job
 
     folder = Path(folder)
-    listed = read_manifest(folder)["files"]
+    manifest = read_manifest(folder)
+    listed = manifest["files"]
+    recorded_data = manifest.get("simulation", {})
+    for name, path in (simulated or {}).items():
+        if name in recorded_data and sha256(path) != recorded_data[name]:
+            raise CheckpointError(f"the simulated file {str(path)!r} differs from the one the models of "
+                                  f"{str(folder)!r} were trained on (sha256 in {str(folder / MANIFEST)!r})")
     copies = []
     for identity, out in zip(identities, outs, strict=True):
         name = layout.model_id(identity["arch"], identity["l1"], identity["seed"])

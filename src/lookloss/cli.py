@@ -13,6 +13,8 @@ Subcommands:
 - ``lookloss publish``: copy a finished run's models, tables and figures to a published
   folder with a manifest (:func:`lookloss.checkpoints.publish`), for
   ``models.checkpoints``.
+- ``lookloss grow``: train the models a published folder lacks and publish each one as
+  it is finished (:func:`lookloss.grow.grow`): a run that grows across sessions.
 
 Errors in what a user gave (a file, a name, a value) end with one line on stderr and
 exit status 2; nothing is written then, and outputs appear whole or not at all.
@@ -49,6 +51,23 @@ def _publish(args: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
     print(f"published {len(manifest['files'])} files of {settings['results_dir']} to {args.out} "
           f"(commit {manifest['commit'][:12] or 'unknown'}{', with uncommitted changes' if manifest['uncommitted_changes'] else ''})")
+
+
+def _grow(args: argparse.Namespace) -> None:
+    from lookloss import checkpoints, grow
+    from lookloss.logs import job_logger
+
+    if args.jobs < 1 or (args.limit is not None and args.limit < 0):
+        raise UsageError(f"--jobs must be at least 1 and --limit at least 0; got {args.jobs} and {args.limit}")
+    root = Path(args.root)
+    settings = _config(root, args.configfile)
+    job_logger(None)
+    try:
+        manifest = grow.grow(settings, args.into, jobs=args.jobs, root=root, limit=args.limit)
+    except checkpoints.CheckpointError as error:
+        raise UsageError(str(error)) from None
+    print(f"{args.into} holds {manifest['n_models']} of {manifest['n_grid']} models"
+          f"{' (complete)' if manifest['complete'] else ''}")
 
 
 #: Bases a sequence may hold (either case: soft-masked sequences are read as they are).
@@ -281,6 +300,18 @@ def parser() -> argparse.ArgumentParser:
     publish.add_argument("--root", default=".", help="the repository (config.yaml, git commit); default: here")
     publish.add_argument("--out", required=True, type=Path, help="the published folder, e.g. paper")
     publish.set_defaults(run=_publish)
+    grow = commands.add_parser("grow", allow_abbrev=False,
+                               help="train the models a published folder lacks, publishing each as it is finished",
+                               description="Simulate (or reuse the results folder's simulation, checked against the "
+                               "published digest), then train the grid's models that the published folder does not "
+                               "hold, seed by seed, JOBS at a time with one thread each, and publish each model the "
+                               "moment it is finished. Interrupt it at any time; the next call goes on.")
+    grow.add_argument("--into", required=True, type=Path, help="the published folder, e.g. paper (created if new)")
+    grow.add_argument("--configfile", nargs="*", default=[], type=Path, help="config files after config.yaml")
+    grow.add_argument("--jobs", type=int, default=2, help="models trained at once, one thread each (2)")
+    grow.add_argument("--limit", type=int, default=None, help="train at most this many models, then stop")
+    grow.add_argument("--root", default=".", help="the repository (config.yaml, git commit); default: here")
+    grow.set_defaults(run=_grow)
     return top
 
 

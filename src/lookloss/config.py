@@ -169,6 +169,20 @@ def _semantic_problems(config: Mapping[str, Any], base_dir: Path) -> list[str]:
     return problems
 
 
+#: Keys of the ``training`` section that choose only how models are trained together.
+FUSION_KEYS = ("fuse", "max_fused")
+
+
+def training_job_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``training`` section as a training job takes it: what the models compute.
+
+    Every route that trains a model (the workflow's ``train`` rule, ``lookloss grow``)
+    passes exactly this, in this order, so the same configuration gives the same
+    ``model.pt`` bytes whichever route trained it.
+    """
+    return {key: value for key, value in config["training"].items() if key not in FUSION_KEYS}
+
+
 def gpu_visible() -> bool:
     """Whether this machine shows an NVIDIA GPU, without importing torch.
 

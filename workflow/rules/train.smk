@@ -12,7 +12,7 @@
 # `--resources gpu_slots=N` caps the jobs that share a GPU (README, "Running on a GPU").
 
 # What the models compute (fuse and max_fused change only how they are trained).
-TRAINING = {key: value for key, value in config["training"].items() if key not in ("fuse", "max_fused")}
+TRAINING = training_job_settings(config)
 GPU_SLOTS = 1 if config["training"]["device"] != "cpu" else 0
 
 CHECKPOINTS = MODELS["checkpoints"]
@@ -83,6 +83,7 @@ rule train_group:
 rule import_models:
     input:
         manifest=str(Path(CHECKPOINTS or ".") / "manifest.json"),
+        simulated=split_files() + pair_files(),
         models=group_files("model.pt", CHECKPOINTS or "."),
         histories=group_files("history.tsv", CHECKPOINTS or "."),
         metrics=group_files("metrics.json", CHECKPOINTS or "."),
@@ -92,6 +93,7 @@ rule import_models:
         metrics=group_files("metrics.json"),
     params:
         folder=CHECKPOINTS,
+        simulated=lambda w: [str(Path(f).relative_to(RESULTS)) for f in split_files(w.padding) + pair_files(w.padding)],
         members=[member for member, _ in group_members()],
     log:
         results("logs", "import_models", "{padding}", "{arch}.log"),

@@ -13,6 +13,6 @@ w = smk.wildcards
 identities = [{**member, "padding": w.padding, "arch": w.arch} for member in smk.params.members]
 outs = [{"model": m, "history": h, "metrics": x}
         for m, h, x in zip(smk.output.models, smk.output.histories, smk.output.metrics, strict=True)]
-import_models(smk.params.folder, identities, outs)
-log.info("%d models of %s/%s taken from %s, each file matching its sha256 in the manifest",
+import_models(smk.params.folder, identities, outs, dict(zip(smk.params.simulated, smk.input.simulated, strict=True)))
+log.info("%d models of %s/%s taken from %s, each file matching its sha256 in the manifest, trained on this simulation",
          len(outs), w.arch, w.padding, smk.params.folder)

@@ -1,0 +1,198 @@
+"""Grow a published run model by model: train what it lacks, publish each model as it ends.
+
+The study at paper scale is 180 independent trainings of 6-15 minutes each on a CPU,
+more than one working session holds. :func:`grow` lets it grow across sessions and
+machines, from a clean checkout, with one command (``lookloss grow``):
+
+1. The simulation is rebuilt from the configuration (or taken from the results folder)
+   and its sha256 digest is checked against the one the published folder's manifest
+   records: the new models are trained on the very data of the published ones.
+2. The models of the grid that the published folder lacks are trained, ``jobs`` at a
+   time, each in its own process with one torch thread (:func:`lookloss.runs.train_model`,
+   the workflow's ``train`` job, writing the same files to the same places). They are
+   taken in :func:`grid_order`, so that a partial run holds about as many models of
+   every control x padding x architecture.
+3. Each model is published the moment it is finished
+   (:func:`lookloss.checkpoints.add_models`): its files are copied and the manifest is
+   replaced, atomically, so the folder is valid at every moment and can be committed at
+   any time. A model is finished when its ``metrics.json`` exists, which is written
+   last; a killed job leaves none, and the model is trained again from the start.
+
+Models already finished in the results folder (of an earlier, interrupted call) are
+published without training, after checking that they record this grid's identity
+and training settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from lookloss import checkpoints, layout
+from lookloss.config import training_job_settings
+
+log = logging.getLogger("lookloss")
+
+def grid_order(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Identities of the grid's models, in the order :func:`grow` trains them.
+
+    Seed by seed; within a seed, L1 weight by L1 weight; within those, every control x
+    padding x architecture once. After any prefix, every control x padding x
+    architecture holds the same number of models, give or take one.
+    """
+    grid = config["models"]
+    return [{"control": c, "padding": p, "arch": a, "l1": float(l1), "seed": int(s)}
+            for s in grid["seeds"] for l1 in grid["l1"] for a in grid["archs"]
+            for p in grid["paddings"] for c in grid["controls"]]
+
+
+def key(identity: Mapping[str, Any]) -> str:
+    """The manifest's name of a model (:func:`lookloss.checkpoints.model_key`)."""
+    return checkpoints.model_key(identity["control"], identity["padding"],
+                                 layout.model_id(identity["arch"], identity["l1"], identity["seed"]))
+
+
+def model_paths(results: str | Path, identity: Mapping[str, Any]) -> dict[str, Path]:
+    """``model``, ``history`` and ``metrics`` of one model in a results folder."""
+    folder = Path(results, "models", key(identity))
+    return {"model": folder / "model.pt", "history": folder / "history.tsv", "metrics": folder / "metrics.json"}
+
+
+def ensure_simulation(config: Mapping[str, Any], results: str | Path, root: str | Path = ".") -> dict[str, str]:
+    """Simulate every padding the results folder lacks; return the digest of the simulated files."""
+    from lookloss import simulation
+
+    for padding in config["models"]["paddings"]:
+        folder = Path(results, "simulation", padding)
+        names = [name for name in checkpoints.simulation_files(config) if name.startswith(f"simulation/{padding}/")]
+        if not all(Path(results, name).is_file() for name in names):
+            log.info("simulating padding %s into %s", padding, folder)
+            sim = simulation.Simulation.from_config(config["simulation"], base_dir=root)
+            simulation.write(sim, padding, folder)
+    return checkpoints.simulation_digest(config, results)
+
+
+def finished(results: str | Path, identity: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Whether ``results`` holds this model, finished, trained with these settings."""
+    from lookloss import models
+
+    paths = model_paths(results, identity)
+    if not all(path.is_file() for path in paths.values()):
+        return False
+    try:
+        meta = models.read_record(paths["model"])["meta"]
+    except ValueError:
+        return False
+    same_settings = all(meta.get("training", {}).get(k) == settings.get(k) for k in checkpoints.TRAINING_KEYS)
+    return meta.get("identity") == dict(identity) and same_settings
+
+
+def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str | Path = ".",
+         limit: int | None = None) -> dict[str, Any]:
+    """Train the grid's models that ``folder`` lacks and publish each one as it is finished.
+
+    Parameters
+    ----------
+    config : mapping
+        The run's configuration, checked (:func:`lookloss.config.check`); its
+        ``results_dir`` (relative to ``root``) holds the simulation and the models
+        being trained.
+    folder : path
+        The published folder (created if new; e.g. ``paper``).
+    jobs : int
+        Models trained at once, one process and one torch thread each.
+    root : path
+        The repository, for relative paths and the commit.
+    limit : int, optional
+        Train at most this many models in this call (0: only publish what is finished).
+
+    Returns
+    -------
+    dict
+        The manifest of ``folder`` at the end.
+
+    Raises
+    ------
+    lookloss.checkpoints.CheckpointError
+        The folder was published from other data or training settings, or one of its
+        files does not match its sha256.
+    """
+    results, folder = Path(root, config["results_dir"]), Path(folder)
+    settings = training_job_settings(config)
+    digest = ensure_simulation(config, results, root)
+    manifest = _read_and_verify(folder, config, digest)
+    published = set(manifest["models"]) if manifest else set()
+    order = [i for i in grid_order(config) if key(i) not in published]
+    ready = [key(i) for i in order if finished(results, i, settings)]
+    if ready:
+        log.info("publishing %d model(s) finished earlier in %s", len(ready), results)
+        manifest = checkpoints.add_models(folder, results, ready, config, digest, root)
+    todo = [i for i in order if key(i) not in ready][:limit]
+    total = len(grid_order(config))
+    log.info("%s holds %d of %d models; training %d now, %d at a time",
+             folder, total - len(order) + len(ready), total, len(todo), jobs)
+    if todo:
+        manifest = _train_and_publish(todo, config, folder, results, digest, jobs, root)
+    return manifest if manifest is not None else checkpoints.read_manifest(folder)
+
+
+def _read_and_verify(folder: Path, config: Mapping[str, Any], digest: Mapping[str, str]) -> dict[str, Any] | None:
+    """The folder's manifest (None if new), checked to fit this run, every published file intact."""
+    if not (folder / checkpoints.MANIFEST).is_file():
+        return None
+    manifest = checkpoints.read_manifest(folder)
+    checkpoints.check_fits(manifest, config, digest, folder)
+    for name, sha in manifest["files"].items():
+        path = folder / name
+        if not path.is_file() or checkpoints.sha256(path) != sha:
+            raise checkpoints.CheckpointError(f"published file {str(path)!r} is missing or does not match its "
+                                              f"sha256 in {str(folder / checkpoints.MANIFEST)!r}")
+    return manifest
+
+
+def _train_and_publish(todo: Sequence[Mapping[str, Any]], config: Mapping[str, Any], folder: Path, results: Path,
+                       digest: Mapping[str, str], jobs: int, root: str | Path) -> dict[str, Any] | None:
+    """Train ``todo`` in order, ``jobs`` at a time; publish each as it ends. Failures are raised at the end."""
+    settings = training_job_settings(config)
+    splits = {padding: {s: results / "simulation" / padding / f"{s}.npz" for s in layout.SPLITS}
+              for padding in config["models"]["paddings"]}
+    manifest, failed = None, []
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending: dict[Future, Mapping[str, Any]] = {}
+        queue = list(todo)
+        while queue or pending:
+            while queue and len(pending) < jobs:  # submit in order, never more than run at once
+                identity = queue.pop(0)
+                out = model_paths(results, identity)
+                for path in (out["metrics"], out["model"], out["history"]):  # a stale file never counts as finished
+                    path.unlink(missing_ok=True)
+                log_path = results / "logs" / "train" / f"{key(identity)}.log"
+                pending[pool.submit(_train_job, splits[identity["padding"]], out, dict(identity), settings,
+                                    log_path)] = identity
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                identity = pending.pop(future)
+                error = future.exception()
+                if error is not None:
+                    log.error("%s failed: %s (see %s)", key(identity), error, results / "logs" / "train")
+                    failed.append(key(identity))
+                    continue
+                manifest = checkpoints.add_models(folder, results, [key(identity)], config, digest, root)
+                log.info("published %s: %d of %d models", key(identity), manifest["n_models"], manifest["n_grid"])
+    if failed:
+        raise RuntimeError(f"{len(failed)} model(s) failed to train (first: {failed[0]}); the others are published")
+    return manifest
+
+
+def _train_job(splits: Mapping[str, Path], out: Mapping[str, Path], identity: Mapping[str, Any],
+               settings: Mapping[str, Any], log_path: Path) -> dict[str, Any]:
+    """One training in a worker process: one thread, its log in ``log_path`` only."""
+    from lookloss.logs import job_logger
+    from lookloss.runs import train_model
+
+    return train_model(splits, out, identity, settings, threads=1, log=job_logger(str(log_path), echo=False))

@@ -1,0 +1,113 @@
+"""A published run that grows model by model (lookloss.grow, ``lookloss grow``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from lookloss import checkpoints, cli, grow, runs
+from lookloss.config import training_job_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def small(tmp_path, smoke_config):
+    """The smoke preset's data and training, a 4-model grid, results in tmp_path."""
+    config = copy.deepcopy(smoke_config)
+    config["results_dir"] = str(tmp_path / "results")
+    config["models"].update(archs=["arch1"], l1=[0.0001], seeds=[100, 200], paddings=["valid"], controls=["neg", "pos"])
+    config["training"].update(max_epochs=2)
+    return config
+
+
+def test_any_prefix_of_the_order_fills_every_group_evenly(smoke_config):
+    config = copy.deepcopy(smoke_config)
+    config["models"].update(archs=["arch1", "arch2", "arch3"], l1=[0.0, 1e-4, 1e-3], seeds=[100, 200, 300])
+    order = grow.grid_order(config)
+    assert len(order) == len({grow.key(i) for i in order}) == len(checkpoints.grid_models(config))
+    groups = {(c, p, a) for c in config["models"]["controls"] for p in config["models"]["paddings"]
+              for a in config["models"]["archs"]}
+    for n in range(1, len(order) + 1):
+        counts = Counter((i["control"], i["padding"], i["arch"]) for i in order[:n])
+        filled = [counts.get(g, 0) for g in groups]
+        assert max(filled) - min(filled) <= 1, n
+    assert [i["seed"] for i in order] == sorted(i["seed"] for i in order)  # seed by seed
+
+
+def test_a_run_grows_across_calls_and_never_redoes_a_published_model(small, tmp_path):
+    paper = tmp_path / "paper"
+    first = grow.grow(small, paper, jobs=2, root=ROOT, limit=3)
+    assert (first["n_models"], first["n_grid"], first["complete"]) == (3, 4, False)
+    assert set(first["models"]) == {grow.key(i) for i in grow.grid_order(small)[:3]}
+    assert first == json.loads((paper / "manifest.json").read_text())
+    for name, sha in first["files"].items():
+        assert checkpoints.sha256(paper / name) == sha
+    record = first["models"]["neg/valid/arch1-l1_0.0001-seed_100"]
+    assert record["threads"] == 1 and record["device"] == "cpu" and record["train_seconds"] > 0
+    assert record["cpu"] and len(record["commit"]) == 40
+    assert set(first["simulation"]) == set(checkpoints.simulation_files(small))
+    stamps = {name: (paper / name).stat().st_mtime_ns for name in first["files"]}
+
+    second = grow.grow(small, paper, jobs=2, root=ROOT)
+    assert (second["n_models"], second["complete"]) == (4, True)
+    assert {name: (paper / name).stat().st_mtime_ns for name in first["files"]} == stamps
+    assert all(second["files"][name] == sha for name, sha in first["files"].items())
+    # a model trained by the workflow's job, alone, is the published one, byte for byte
+    identity = grow.grid_order(small)[3]
+    results = Path(small["results_dir"])
+    alone = {k: tmp_path / "alone" / Path(v).name for k, v in grow.model_paths(results, identity).items()}
+    splits = {s: results / "simulation" / "valid" / f"{s}.npz" for s in ("train", "valid", "test")}
+    runs.train_model(splits, alone, identity, training_job_settings(small))
+    published = paper / "models" / grow.key(identity) / "model.pt"
+    assert alone["model"].read_bytes() == published.read_bytes()
+    # and the complete folder supplies the workflow's checkpoint route
+    assert checkpoints.check_manifest(paper, small) == []
+
+
+def test_a_killed_job_is_trained_again_and_a_finished_one_only_published(small, tmp_path):
+    results, paper = Path(small["results_dir"]), tmp_path / "paper"
+    grow.grow(small, tmp_path / "elsewhere", jobs=2, root=ROOT, limit=2)  # two models finish in results
+    first, second = grow.grid_order(small)[:2]
+    grow.model_paths(results, second)["metrics"].unlink()  # as if killed before its last file
+    manifest = grow.grow(small, paper, jobs=1, root=ROOT, limit=0)  # publish what is finished, train nothing
+    assert list(manifest["models"]) == [grow.key(first)]
+    manifest = grow.grow(small, paper, jobs=1, root=ROOT, limit=1)
+    assert set(manifest["models"]) == {grow.key(first), grow.key(second)}
+
+
+def test_other_data_or_a_corrupt_published_file_stop_it(small, tmp_path):
+    paper = tmp_path / "paper"
+    grow.grow(small, paper, jobs=1, root=ROOT, limit=1)
+    results = Path(small["results_dir"])
+    with open(results / "simulation" / "valid" / "test.npz", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(checkpoints.CheckpointError, match="simulation/valid/test.npz"):
+        grow.grow(small, paper, jobs=1, root=ROOT, limit=0)
+    (results / "simulation" / "valid" / "test.npz").unlink()  # rebuilt from the config: the same bytes
+    assert grow.grow(small, paper, jobs=1, root=ROOT, limit=0)["n_models"] == 1
+
+    other = copy.deepcopy(small)
+    other["training"]["patience"] += 1
+    with pytest.raises(checkpoints.CheckpointError, match=r"training keys \['patience'\] differ"):
+        grow.grow(other, paper, jobs=1, root=ROOT, limit=0)
+
+    model = next(paper.rglob("model.pt"))
+    model.write_bytes(model.read_bytes()[:-1])
+    with pytest.raises(checkpoints.CheckpointError, match=f"{model}' is missing or does not match"):
+        grow.grow(small, paper, jobs=1, root=ROOT, limit=0)
+
+
+def test_the_grow_command_exits_2_naming_the_problem(tmp_path, capsys):
+    (tmp_path / "c.yaml").write_text(f"results_dir: {tmp_path / 'results'}\n")
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "manifest.json").write_text("{")
+    args = ["grow", "--root", str(ROOT), "--configfile", str(ROOT / "presets" / "smoke.yaml"), str(tmp_path / "c.yaml"),
+            "--into", str(tmp_path / "paper"), "--limit", "0"]
+    assert cli.main(args) == 2
+    assert "manifest.json' is not valid JSON" in capsys.readouterr().err
+    assert cli.main([*args[:-2], "--jobs", "0"]) == 2
