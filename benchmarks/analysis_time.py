@@ -4,7 +4,7 @@ For each model an ``interactions`` job of the workflow loads the trained model,
 predicts the four variants of every pair in the four pair sets (test, train,
 shuffled, randpos: ~30K pairs, ~120K sequences at paper scale), computes the tables
 and tests, and writes four Parquet files and ``stats.json``
-(:func:`lookloss.runs.analyse_model`).
+(:func:`lookloss.jobs.analyse_model`).
 
 This script runs exactly that function on the default configuration's pair sets
 (``results/simulation/{padding}/pairs_*.npz``, written by
@@ -14,7 +14,7 @@ analysis does not depend on the weights. Each repeat is a fresh Python process, 
 a workflow job is, and reports
 
 * ``import_s``: importing what the job imports (torch, pandas, scipy, lookloss);
-* ``analyse_s``: the call of :func:`lookloss.runs.analyse_models` on the job's models
+* ``analyse_s``: the call of :func:`lookloss.jobs.analyse_models` on the job's models
   (loading, predicting, tables, tests, writing);
 * ``predict_s``: the forward passes of one model alone (timed again after the job);
 * ``cpu_s``: CPU time (user + system) of the job, imports included.
@@ -58,7 +58,7 @@ def worker(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from lookloss import interactions, io, models, runs, tables, training  # noqa: F401  (what a job imports)
+    from lookloss import interactions, io, models, jobs, tables, training  # noqa: F401  (what a job imports)
 
     torch.set_num_threads(1)
     imported = time.perf_counter()
@@ -76,7 +76,7 @@ def worker(args: argparse.Namespace) -> None:
                          "identity": {"control": "neg", "padding": args.padding, "arch": args.arch,
                                       "l1": 0.0, "seed": seed}})
         t0 = time.perf_counter()
-        runs.analyse_models(jobs, pair_paths)
+        jobs.analyse_models(jobs, pair_paths)
         analysed = time.perf_counter()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         # the forward passes of one model alone, for the breakdown (not part of a job)

@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
 from machine import cpu_count, cpu_model, random_data  # noqa: E402
 
-from lookloss import fused, inference, models, training  # noqa: E402
+from lookloss import devices, fused, models, training  # noqa: E402
 from lookloss.layout import PADDINGS  # noqa: E402
 
 BATCH = 200
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    device = inference.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     arrays = data(args.n_train, args.n_val)
     steps = -(-args.n_train // BATCH)
     rows = []

@@ -52,9 +52,9 @@ def worker(args: argparse.Namespace) -> None:
     """Train in this process (one model, or one fused group) and print the epoch times as JSON."""
     import torch
 
-    from lookloss import fused, inference, models, training
+    from lookloss import devices, fused, models, training
 
-    device = inference.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     x, y = random_data(args.n_train + args.n_val, 100, args.seed)
     data = x[:args.n_train], y[:args.n_train], x[args.n_train:], y[args.n_train:]
     settings = {"batch_size": BATCH, "learning_rate": 1e-3, "adam_eps": 1e-7, "max_epochs": args.epochs,

@@ -8,7 +8,7 @@ unless ``--threads`` says otherwise) of
 * ``textbook``: :func:`textbook.train_textbook` (``benchmarks/textbook.py``: DataLoader over a
   TensorDataset, plain Adam, validation in batches of 200 under ``no_grad``),
 * ``textbook+malloc`` (with ``--attribution``): the textbook loop in a process where
-  :func:`lookloss.inference.keep_freed_memory` was applied, to show how much of the
+  :func:`lookloss.devices.keep_freed_memory` was applied, to show how much of the
   gain is the allocator setting alone.
 
 Every repeat of every variant runs in a fresh Python process (the allocator
@@ -39,10 +39,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from lookloss import inference, models, training
+from lookloss import devices, models, training
 from lookloss.layout import PADDINGS
 from machine import cpu_count, cpu_model, random_data  # benchmarks/machine.py
 from textbook import train_textbook  # benchmarks/textbook.py
@@ -74,7 +73,7 @@ def epoch_seconds(variant: str, arch: str, padding: str, n_train: int, n_val: in
         training.train(model, *data, l1=1e-4, seed=1, max_epochs=epochs, patience=epochs + 1, on_epoch=on_epoch)
     else:
         if variant == "textbook+malloc":
-            inference.keep_freed_memory()
+            devices.keep_freed_memory()
         train_textbook(model, *data, l1=1e-4, seed=1, epochs=epochs, on_epoch=on_epoch)
     first, last = marks[1 if epochs > 1 else 0], marks[-1]
     counted = max(epochs - 1, 1)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from lookloss import fused, inference, io, models, runs, training
+from lookloss import fused, inference, io, models, jobs, training
 
 SEQ_LEN = 40
 SETTINGS = {"batch_size": 30, "learning_rate": 1e-3, "adam_eps": 1e-7, "max_epochs": 4, "patience": 10}
@@ -127,11 +127,11 @@ def test_a_group_cannot_mix_shapes(tmp_path):
         fused.FusedRegressors.stack([models.build("arch1", "valid", SEQ_LEN), models.build("arch1", "same", SEQ_LEN)])
     identities = [{"control": "neg", "padding": "valid", "arch": arch, "l1": 0.0, "seed": 1} for arch in ("arch1", "arch2")]
     with pytest.raises(ValueError, match="one architecture and padding"):
-        runs.train_group({}, [{}, {}], identities, {})
+        jobs.train_group({}, [{}, {}], identities, {})
 
 
 def test_the_group_job_writes_what_the_single_job_writes(tmp_path):
-    """runs.train_group and runs.train_model: same files, same models to float32 rounding."""
+    """jobs.train_group and jobs.train_model: same files, same models to float32 rounding."""
     splits = {}
     for split, (x, n) in {"train": (X_TRAIN, 130), "valid": (X_VAL, 40), "test": (onehot(50, 4), 50)}.items():
         rng = np.random.default_rng(len(split))
@@ -148,9 +148,9 @@ def test_the_group_job_writes_what_the_single_job_writes(tmp_path):
     def keyed(paths: dict) -> dict:
         return {"model": paths["model.pt"], "history": paths["history.tsv"], "metrics": paths["metrics.json"]}
 
-    grouped = runs.train_group(splits, [keyed(o) for o in outs("group")], identities, settings)
+    grouped = jobs.train_group(splits, [keyed(o) for o in outs("group")], identities, settings)
     assert [g["group_size"] for g in grouped] == [2, 2, 1]  # max_fused 2: two fused batches
-    singles = [runs.train_model(splits, keyed(o), i, settings) for o, i in zip(outs("single"), identities, strict=True)]
+    singles = [jobs.train_model(splits, keyed(o), i, settings) for o, i in zip(outs("single"), identities, strict=True)]
     for g, s, paths_g, paths_s in zip(grouped, singles, outs("group"), outs("single"), strict=True):
         assert (g["fused"], s["fused"], s["group_size"]) == (True, False, 1)
         assert g["best_epoch"] == s["best_epoch"] and g["test_mse"] == pytest.approx(s["test_mse"], rel=1e-4)
@@ -175,7 +175,7 @@ def test_running_out_of_memory_names_the_group_size_and_how_to_lower_it(tmp_path
     outs = [{"model": tmp_path / f"{s}.pt", "history": tmp_path / f"{s}.tsv", "metrics": tmp_path / f"{s}.json"}
             for s in range(6)]
     with pytest.raises(RuntimeError, match=r"fused group of 6 arch1/valid models.*training.max_fused.*max_fused: 3"):
-        runs.train_group(splits, outs, identities, settings)
+        jobs.train_group(splits, outs, identities, settings)
     assert not any(p.exists() for out in outs for p in out.values())
 
 
@@ -252,7 +252,7 @@ def test_a_killed_group_job_resumes_and_removes_its_snapshots(tmp_path, monkeypa
     settings = {**SETTINGS, "max_epochs": 3, "device": "cpu", "max_fused": 2}
     outs = {run: [{name: tmp_path / run / str(k) / f"{name}" for name in ("model", "history", "metrics")}
                   for k in range(3)] for run in ("unbroken", "resumed")}
-    runs.train_group(splits, outs["unbroken"], identities, settings)
+    jobs.train_group(splits, outs["unbroken"], identities, settings)
     snapshots = tmp_path / "snapshots"
     real = fused.train_group
     calls = []
@@ -264,11 +264,11 @@ def test_a_killed_group_job_resumes_and_removes_its_snapshots(tmp_path, monkeypa
 
     monkeypatch.setattr(fused, "train_group", killed_in_second_batch)
     with pytest.raises(Killed):
-        runs.train_group(splits, outs["resumed"], identities, settings, snapshots=snapshots)
+        jobs.train_group(splits, outs["resumed"], identities, settings, snapshots=snapshots)
     assert sorted(p.name for p in snapshots.iterdir()) == ["batch_0.pt", "batch_1.pt"]
     (snapshots / ".batch_1.pt.x1y2.tmp").write_bytes(b"half")  # as a kill while saving leaves it
     monkeypatch.setattr(fused, "train_group", real)
-    runs.train_group(splits, outs["resumed"], identities, settings, snapshots=snapshots)
+    jobs.train_group(splits, outs["resumed"], identities, settings, snapshots=snapshots)
     assert not snapshots.exists()
     for a, b in zip(outs["unbroken"], outs["resumed"], strict=True):
         for p, q in zip(models.load(a["model"]).parameters(), models.load(b["model"]).parameters(), strict=True):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lookloss import checkpoints, cli, grow, runs
+from lookloss import checkpoints, cli, grow, jobs
 from lookloss.config import training_job_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def test_a_run_grows_across_calls_and_never_redoes_a_published_model(small, tmp_
     results = Path(small["results_dir"])
     alone = {k: tmp_path / "alone" / Path(v).name for k, v in grow.model_paths(results, identity).items()}
     splits = {s: results / "simulation" / "valid" / f"{s}.npz" for s in ("train", "valid", "test")}
-    runs.train_model(splits, alone, identity, training_job_settings(small))
+    jobs.train_model(splits, alone, identity, training_job_settings(small))
     published = paper / "models" / grow.key(identity) / "model.pt"
     assert alone["model"].read_bytes() == published.read_bytes()
     # and the complete folder supplies the workflow's checkpoint route

@@ -87,32 +87,32 @@ def test_predictions_do_not_depend_on_the_batch_size(pairs):
 
 
 def test_a_group_job_writes_the_same_files_as_one_job_per_model(simulated, tmp_path):
-    """runs.analyse_models (pair sets read once, several models) = analyse_model per model."""
-    from lookloss import io, layout, models, runs, training
+    """jobs.analyse_models (pair sets read once, several models) = analyse_model per model."""
+    from lookloss import io, jobs, layout, models, training
 
     sets = simulated["valid"]
     pair_paths = {}
     for name in layout.PAIR_SETS:
         pair_paths[name] = tmp_path / f"{layout.pairs_name(name)}.npz"
         io.save_npz(pair_paths[name], sets[layout.pairs_name(name)])
-    jobs = []
+    work = []
     for seed in (100, 200):
         folder = tmp_path / f"seed_{seed}"
         models.save(folder / "model.pt", models.build("arch3", "valid", generator=training.init_generator(seed)), {})
         io.write_json(folder / "metrics.json", {"best_epoch": 1, "epochs_run": 1, "test_mse": 1.0})
         identity = {"control": "neg", "padding": "valid", "arch": "arch3", "l1": 0.0, "seed": seed}
-        jobs.append({"model": folder / "model.pt", "metrics": folder / "metrics.json", "identity": identity})
+        work.append({"model": folder / "model.pt", "metrics": folder / "metrics.json", "identity": identity})
 
     def outputs(mode: str) -> list[dict]:
         return [{**job, "tables": {s: job["model"].parent / mode / f"{s}.parquet" for s in layout.PAIR_SETS},
-                 "stats": job["model"].parent / mode / "stats.json"} for job in jobs]
+                 "stats": job["model"].parent / mode / "stats.json"} for job in work]
 
-    rows = runs.analyse_models(outputs("group"), pair_paths)
-    singles = [runs.analyse_model(j["model"], j["metrics"], pair_paths, j["tables"], j["stats"], j["identity"])
+    rows = jobs.analyse_models(outputs("group"), pair_paths)
+    singles = [jobs.analyse_model(j["model"], j["metrics"], pair_paths, j["tables"], j["stats"], j["identity"])
                for j in outputs("single")]
     assert [r["seed"] for r in rows] == [100, 200]
     assert rows[0]["mean_abs_I"] != rows[1]["mean_abs_I"]  # two different models
-    for job in jobs:
+    for job in work:
         folder = job["model"].parent
         for name in [*(f"{s}.parquet" for s in layout.PAIR_SETS), "stats.json"]:
             assert (folder / "group" / name).read_bytes() == (folder / "single" / name).read_bytes(), name

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from lookloss import inference, models, training
+from lookloss import devices, inference, models, training
 from lookloss.transforms import anscombe, inverse_anscombe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -104,7 +104,7 @@ def test_early_stopping_restores_the_best_epoch() -> None:
     assert all(torch.equal(model.state_dict()[k], v) for k, v in snapshots[0].items())
     assert not all(torch.equal(model.state_dict()[k], v) for k, v in snapshots[-1].items())
     x_val, y_val = dataset(40, 1, target=0.0)
-    assert inference.mse(model, x_val, y_val) == pytest.approx(result.best_val_loss, rel=1e-5)
+    assert inference.mean_squared_error(inference.predict(model, x_val), y_val) == pytest.approx(result.best_val_loss, rel=1e-5)
 
 
 def test_restore_best_false_keeps_last_weights() -> None:
@@ -117,7 +117,7 @@ def test_restore_best_false_keeps_last_weights() -> None:
 def test_validation_loss_includes_the_l1_term() -> None:
     model = fresh()
     result = fit(model, l1=1e-2, max_epochs=2, restore_best=False)
-    expected = inference.mse(model, *VAL) + 1e-2 * float(models.l1_penalty(model).detach())
+    expected = inference.mean_squared_error(inference.predict(model, VAL[0]), VAL[1]) + 1e-2 * float(models.l1_penalty(model).detach())
     assert result.history[-1]["val_loss"] == pytest.approx(expected, rel=1e-5)
 
 
@@ -156,17 +156,17 @@ def test_predict_and_mse() -> None:
     with torch.no_grad():
         expected = model.eval()(inference.as_inputs(VAL[0])).numpy()
     np.testing.assert_allclose(predictions, expected, rtol=1e-6)
-    assert inference.mse(model, *VAL) == pytest.approx(float(np.mean((expected - VAL[1]) ** 2)), rel=1e-5)
+    assert inference.mean_squared_error(inference.predict(model, VAL[0]), VAL[1]) == pytest.approx(float(np.mean((expected - VAL[1]) ** 2)), rel=1e-5)
 
 
 def test_resolve_device() -> None:
-    assert inference.resolve_device("cpu") == torch.device("cpu")
-    assert inference.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert devices.resolve_device("cpu") == torch.device("cpu")
+    assert devices.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
-            inference.resolve_device("cuda")
+            devices.resolve_device("cuda")
     with pytest.raises(ValueError):
-        inference.resolve_device("meta")
+        devices.resolve_device("meta")
 
 
 def test_mismatched_lengths_are_rejected() -> None:

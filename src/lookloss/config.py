@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from collections.abc import Mapping, MutableMapping
 from importlib import resources
 from pathlib import Path
@@ -181,19 +180,6 @@ def training_job_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     ``model.pt`` bytes whichever route trained it.
     """
     return {key: value for key, value in config["training"].items() if key not in FUSION_KEYS}
-
-
-def gpu_visible() -> bool:
-    """Whether this machine shows an NVIDIA GPU, without importing torch.
-
-    True when a ``/dev/nvidia<N>`` device exists and ``CUDA_VISIBLE_DEVICES`` does not
-    hide every device (empty or -1). Used to resolve ``training.fuse: auto`` when
-    Snakemake starts; the training job itself asks torch (``training.device``).
-    """
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip() in ("", "-1"):
-        return False
-    return any(Path("/dev").glob("nvidia[0-9]*"))
 
 
 def load(paths: list[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -57,7 +57,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from lookloss import io, models
-from lookloss.inference import PREDICT_BATCH, ArrayLike, as_inputs, as_targets, keep_freed_memory, resolve_device
+from lookloss.devices import keep_freed_memory, resolve_device
+from lookloss.inference import PREDICT_BATCH, ArrayLike, as_inputs, as_targets
 from lookloss.models import ConvRegressor
 from lookloss.training import EarlyStopping, TrainResult, init_generator
 
@@ -338,7 +339,7 @@ def train_group(
     batch_size, learning_rate, adam_eps, max_epochs, patience
         As :func:`lookloss.training.train` takes them.
     device : str or torch.device
-        ``cpu``, ``cuda`` or ``auto`` (:func:`lookloss.inference.resolve_device`).
+        ``cpu``, ``cuda`` or ``auto`` (:func:`lookloss.devices.resolve_device`).
     dtype : torch.dtype
         Precision of the weights and of every step (float32 for the study, float64 in
         the equivalence tests).

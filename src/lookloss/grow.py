@@ -8,7 +8,7 @@ machines, from a clean checkout, with one command (``lookloss grow``):
    and its sha256 digest is checked against the one the published folder's manifest
    records: the new models are trained on the very data of the published ones.
 2. The models of the grid that the published folder lacks are trained, ``jobs`` at a
-   time, each in its own process with one torch thread (:func:`lookloss.runs.train_model`,
+   time, each in its own process with one torch thread (:func:`lookloss.jobs.train_model`,
    the workflow's ``train`` job, writing the same files to the same places). They are
    taken in :func:`grid_order`, so that a partial run holds about as many models of
    every control x padding x architecture.
@@ -193,6 +193,6 @@ def _train_job(splits: Mapping[str, Path], out: Mapping[str, Path], identity: Ma
                settings: Mapping[str, Any], log_path: Path) -> dict[str, Any]:
     """One training in a worker process: one thread, its log in ``log_path`` only."""
     from lookloss.logs import job_logger
-    from lookloss.runs import train_model
+    from lookloss.jobs import train_model
 
     return train_model(splits, out, identity, settings, threads=1, log=job_logger(str(log_path), echo=False))

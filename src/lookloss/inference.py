@@ -1,4 +1,4 @@
-"""Running a model: devices, input tensors and batched prediction.
+"""Running a model: input tensors and batched prediction (devices: lookloss.devices).
 
 Shared by training (validation, test MSE) and analysis (the four knock-out variants
 of every pair), so that the analysis does not depend on the trainer. Everything here
@@ -9,7 +9,6 @@ works for any :class:`torch.nn.Module` that maps one-hot ``(N, 4, L)`` sequences
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,51 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from lookloss.devices import placement
+
 ArrayLike = np.ndarray | torch.Tensor
 
 #: Sequences per forward pass when only predicting (validation, :func:`predict`).
 PREDICT_BATCH = 2500
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn ``'auto' | 'cpu' | 'cuda[:k]'`` into a usable device.
-
-    ``'auto'`` picks CUDA when available, else the CPU. Asking for CUDA where there
-    is none raises ``RuntimeError`` rather than silently running on the CPU.
-    """
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {str(device)!r} requested but CUDA is not available (torch {torch.__version__})")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {str(device)!r}; use 'auto', 'cpu' or 'cuda'")
-    return device
-
-
-def keep_freed_memory() -> bool:
-    """Make glibc keep freed memory instead of handing it back to the kernel.
-
-    PyTorch frees and re-allocates every activation (~1 MB each) at every step. By
-    default glibc serves such blocks with fresh ``mmap``s or trims the heap, so each
-    step touches thousands of new pages; on small VMs the page faults cost as much
-    as the convolutions. This raises the mmap and trim thresholds (process-wide,
-    idempotent; it changes no result, only where memory comes from).
-
-    Returns
-    -------
-    bool
-        Whether the setting was applied (``False`` outside glibc).
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # resolved in the running process: glibc's
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    ok = mallopt(m_mmap_threshold, 256 << 20) == 1
-    ok &= mallopt(m_trim_threshold, 1 << 30) == 1
-    ok &= mallopt(m_top_pad, 64 << 20) == 1
-    return bool(ok)
 
 
 def as_inputs(x: ArrayLike, device: torch.device | str = "cpu",
@@ -80,20 +40,12 @@ def as_targets(y: ArrayLike, device: torch.device | str = "cpu",
     return torch.as_tensor(y).to(device=device, dtype=dtype).reshape(-1).contiguous()
 
 
-def placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """Device and floating dtype of a model's first floating parameter (CPU, float32 without one)."""
-    for tensor in [*model.parameters(), *model.buffers()]:
-        if tensor.is_floating_point():
-            return tensor.device, tensor.dtype
-    return torch.device("cpu"), torch.float32
-
-
 def predict(model: nn.Module, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """Predictions of ``model`` for one-hot ``x`` ``(N, 4, L)``, in the model's output space.
 
     Works for any module mapping ``(N, 4, L)`` to ``(N,)`` or ``(N, 1)``. Runs under
     ``torch.inference_mode`` in eval mode, on the device and in the floating dtype of
-    the model's parameters (see :func:`placement`), and returns a numpy vector of
+    the model's parameters (see :func:`lookloss.devices.placement`), and returns a numpy vector of
     length N in the model's output dtype (float32 for the study's models).
     """
     device, dtype = placement(model)
@@ -120,11 +72,6 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was_training)
-
-
-def mse(model: nn.Module, x: ArrayLike, y: ArrayLike, batch_size: int = PREDICT_BATCH) -> float:
-    """Mean squared error of :func:`predict` against targets in the same space (float64 mean)."""
-    return mean_squared_error(predict(model, x, batch_size), y)
 
 
 def mean_squared_error(predictions: np.ndarray, y: ArrayLike) -> float:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lookloss import inference, interactions, motifs, simulation, stats
+from lookloss import devices, inference, interactions, motifs, simulation, stats
 from lookloss.layout import ALPHABET, VARIANTS
 from lookloss.transforms import LINKS
 
@@ -259,7 +259,7 @@ def summarise(pairs: pd.DataFrame, shuffled: pd.DataFrame, randpos: pd.DataFrame
 
 def _check_output(model: torch.nn.Module, sample: np.ndarray) -> None:
     """Fail with the expected shape unless the model maps (n, 4, L) to (n,) or (n, 1)."""
-    device, dtype = inference.placement(model)
+    device, dtype = devices.placement(model)
     try:
         with inference.evaluating(model), torch.inference_mode():
             out = model(inference.as_inputs(sample, device, dtype))

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 from memelite.io import read_meme
 
-from lookloss.layout import ALPHABET
 
 
 def read_motifs(path: str | Path, names: list[str]) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ exactly what the textbook ``DataLoader`` loop (``benchmarks/textbook.py``) compu
 but converts the data once to one float tensor and gathers batches with
 ``index_select``, uses the fused CPU Adam kernel, validates under ``inference_mode``
 in large chunks and, on the CPU, stops glibc from handing freed memory back to the
-kernel (:func:`lookloss.inference.keep_freed_memory`),
+kernel (:func:`lookloss.devices.keep_freed_memory`),
 which otherwise can cost thousands of page faults per step. The convolutions take
 ~80 % of a step either way, so this gains 0-15 % CPU time, more where the textbook
 loop page-faults.
@@ -36,15 +36,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lookloss.inference import (
-    PREDICT_BATCH,
-    ArrayLike,
-    as_inputs,
-    as_targets,
-    keep_freed_memory,
-    placement,
-    resolve_device,
-)
+from lookloss.devices import keep_freed_memory, placement, resolve_device
+from lookloss.inference import PREDICT_BATCH, ArrayLike, as_inputs, as_targets
 from lookloss.models import l1_penalty
 
 EpochCallback = Callable[[dict[str, Any]], None]

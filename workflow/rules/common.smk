@@ -6,7 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lookloss import layout, plots  # noqa: E402
-from lookloss.config import ConfigError, check, gpu_visible, training_job_settings  # noqa: E402
+from lookloss.config import ConfigError, check, training_job_settings  # noqa: E402
+from lookloss.devices import gpu_visible  # noqa: E402
 
 try:
     check(config, base_dir=workflow.basedir)  # also fills in the schema's defaults

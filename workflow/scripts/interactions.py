@@ -1,6 +1,6 @@
 """Snakemake shim: interaction tables and statistics of the seeds of one model configuration.
 
-Calls lookloss.runs.analyse_models; output.tables lists, per seed in params.seeds, one
+Calls lookloss.jobs.analyse_models; output.tables lists, per seed in params.seeds, one
 Parquet file per set of params.pair_sets.
 """
 import sys
@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src")) 
 import torch  # noqa: E402
 
 from lookloss.logs import job_logger  # noqa: E402
-from lookloss.runs import analyse_models  # noqa: E402
+from lookloss.jobs import analyse_models  # noqa: E402
 
 smk = snakemake  # noqa: F821
 torch.set_num_threads(smk.threads)

@@ -1,10 +1,10 @@
-"""Snakemake shim: train one model of the grid (lookloss.runs.train_model)."""
+"""Snakemake shim: train one model of the grid (lookloss.jobs.train_model)."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))  # noqa: F821
 from lookloss.logs import job_logger  # noqa: E402
-from lookloss.runs import train_model  # noqa: E402
+from lookloss.jobs import train_model  # noqa: E402
 
 smk = snakemake  # noqa: F821
 w = smk.wildcards

@@ -1,10 +1,10 @@
-"""Snakemake shim: train the models of one padding x architecture fused (lookloss.runs.train_group)."""
+"""Snakemake shim: train the models of one padding x architecture fused (lookloss.jobs.train_group)."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))  # noqa: F821
 from lookloss.logs import job_logger  # noqa: E402
-from lookloss.runs import train_group  # noqa: E402
+from lookloss.jobs import train_group  # noqa: E402
 
 smk = snakemake  # noqa: F821
 w = smk.wildcards

@@ -1,4 +1,4 @@
-"""Tests of lookloss.runs: what one workflow job writes."""
+"""Tests of lookloss.jobs: what one workflow job writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from lookloss import io, models, provenance, runs
+from lookloss import io, models, provenance, jobs
 
 SETTINGS = {"batch_size": 40, "learning_rate": 1e-3, "adam_eps": 1e-7, "max_epochs": 2, "patience": 5,
             "device": "cpu"}
@@ -31,7 +31,7 @@ def test_the_same_configuration_gives_the_same_model_file_and_run_facts_go_to_me
              (("model", "model.pt"), ("history", "history.tsv"), ("metrics", "metrics.json"))}
             for run in ("first", "second")]
     for out in outs:
-        runs.train_model(splits, out, IDENTITY, SETTINGS)
+        jobs.train_model(splits, out, IDENTITY, SETTINGS)
     first, second = (hashlib.sha256(out["model"].read_bytes()).hexdigest() for out in outs)
     assert first == second
     metrics = json.loads(outs[0]["metrics"].read_text())

@@ -51,11 +51,11 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
     """
     import torch
 
-    from lookloss import inference, models, training
+    from lookloss import devices, inference, models, training
 
     log = log or logging.getLogger("lookloss")
     torch.set_num_threads(threads)
-    device = inference.resolve_device(settings["device"])
+    device = devices.resolve_device(settings["device"])
     control, seed = identity["control"], int(identity["seed"])
     x, y = training_data(split_paths, [control])
     model = models.build(identity["arch"], identity["padding"], x["train"].shape[-1],
@@ -72,7 +72,7 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
         seed=seed, **_trainer_settings(settings), device=device, on_epoch=on_epoch,
     )
     model = model.cpu()
-    test_mse = inference.mse(model, x["test"], y["test"][control])
+    test_mse = inference.mean_squared_error(inference.predict(model, x["test"]), y["test"][control])
     how = {"device": str(device), "threads": threads, "fused": False, "group_size": 1}
     return write_trained(out, model, result, test_mse, identity, settings, how, log)
 
@@ -113,7 +113,7 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
     """
     import torch
 
-    from lookloss import fused, inference
+    from lookloss import devices, fused, inference
 
     log = log or logging.getLogger("lookloss")
     torch.set_num_threads(threads)
@@ -121,7 +121,7 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
     if len(shapes) != 1:
         raise ValueError(f"a fused group holds models of one architecture and padding; got {shapes}")
     (arch, padding), = shapes
-    device = inference.resolve_device(settings["device"])
+    device = devices.resolve_device(settings["device"])
     if device.type != "cuda":
         log.info("training %d models fused on the CPU (training.fuse is true, no CUDA device); "
                  "one model per job is faster there (training.fuse: auto)", len(identities))
@@ -278,7 +278,7 @@ def analyse_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, s
     way: a process start (importing torch, pandas and scipy) costs about as much
     CPU time as the analysis of one model at paper scale. Like
     :func:`lookloss.training.train`, this applies
-    :func:`lookloss.inference.keep_freed_memory` to the process.
+    :func:`lookloss.devices.keep_freed_memory` to the process.
 
     Parameters
     ----------
@@ -293,10 +293,10 @@ def analyse_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, s
     list of dict
         The models' rows, in the order of ``jobs``.
     """
-    from lookloss import inference
+    from lookloss import devices
 
     log = log or logging.getLogger("lookloss")
-    inference.keep_freed_memory()  # else every ~15 MB activation is a fresh mmap: 15 s of page faults per job
+    devices.keep_freed_memory()  # else every ~15 MB activation is a fresh mmap: 15 s of page faults per job
     pair_sets = load_pair_sets(pair_paths)
     rows = []
     for job in jobs:
