@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lookloss import layout, motifs, simulation
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def codes(onehot: np.ndarray) -> np.ndarray:
@@ -178,6 +181,19 @@ def test_same_config_gives_identical_bytes(sim, tmp_path):
                         for f in sorted((tmp_path / run).iterdir())})
     assert digests[0] == digests[1]
     assert len(digests[0]) == 3 + 4 + 1
+
+
+def test_the_order_in_which_controls_are_configured_changes_nothing(smoke_config):
+    """Merged config files may list the controls in any order: the data are the same."""
+    section = smoke_config["simulation"]
+    reordered = {**section, "controls": dict(reversed(list(section["controls"].items())))}
+    assert list(reordered["controls"]) != list(section["controls"])
+    a, b = (simulation.simulate(simulation.Simulation.from_config(s, base_dir=ROOT), "valid")
+            for s in (section, reordered))
+    for split in a:
+        assert a[split].keys() == b[split].keys()
+        for key in a[split]:
+            np.testing.assert_array_equal(a[split][key], b[split][key], err_msg=f"{split}/{key}")
 
 
 def test_a_different_seed_gives_different_data(sim):

@@ -15,6 +15,8 @@ Subcommands:
   ``models.checkpoints``.
 - ``lookloss grow``: train the models a published folder lacks and publish each one as
   it is finished (:func:`lookloss.grow.grow`): a run that grows across sessions.
+- ``lookloss reading``: the study's table for the models a published folder holds so
+  far, beside the paper's numbers (:mod:`lookloss.reading`).
 
 Errors in what a user gave (a file, a name, a value) end with one line on stderr and
 exit status 2; nothing is written then, and outputs appear whole or not at all.
@@ -68,6 +70,31 @@ def _grow(args: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
     print(f"{args.into} holds {manifest['n_models']} of {manifest['n_grid']} models"
           f"{' (complete)' if manifest['complete'] else ''}")
+
+
+def _reading(args: argparse.Namespace) -> None:
+    from lookloss import checkpoints, reading
+    from lookloss.logs import job_logger
+
+    root = Path(args.root)
+    settings = _config(root, args.configfile)
+    settings["results_dir"] = str(args.results)
+    job_logger(None)
+    try:
+        models = reading.analyse_published(settings, args.published, root=root)
+        manifest = checkpoints.read_manifest(args.published)
+        if args.write_tables:
+            results = root / settings["results_dir"]
+            names = [f"tables/{name}.tsv" for name in ("models", "summary", "consistency")]
+            digest = checkpoints.simulation_digest(settings, results)
+            manifest = checkpoints.add_files(args.published, results, names, settings, digest, root)
+    except checkpoints.CheckpointError as error:
+        raise UsageError(str(error)) from None
+    grid = settings["models"]
+    per_group = len(checkpoints.grid_models(settings)) // (len(grid["controls"]) * len(grid["paddings"]))
+    state = "complete" if manifest["complete"] else "partial"
+    print(f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n")
+    print(reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group)), end="")
 
 
 #: Bases a sequence may hold (either case: soft-masked sequences are read as they are).
@@ -312,6 +339,20 @@ def parser() -> argparse.ArgumentParser:
     grow.add_argument("--limit", type=int, default=None, help="train at most this many models, then stop")
     grow.add_argument("--root", default=".", help="the repository (config.yaml, git commit); default: here")
     grow.set_defaults(run=_grow)
+    read = commands.add_parser("reading", allow_abbrev=False,
+                               help="the study's table for the models a published folder holds so far",
+                               description="Rebuild the simulation, check it and every published model against the "
+                               "manifest, analyse each model once, write the study's tables to RESULTS/tables and "
+                               "print, per control x padding, how many models each test flags, Spearman rho, the "
+                               "median test MSE and epochs, beside the paper's numbers (Markdown).")
+    read.add_argument("--published", type=Path, default=Path("paper"), help="the published folder (paper)")
+    read.add_argument("--configfile", nargs="*", default=[], type=Path, help="config files after config.yaml")
+    read.add_argument("--results", type=Path, default=Path("results/reading"),
+                      help="where the analysis goes (results/reading)")
+    read.add_argument("--write-tables", action="store_true",
+                      help="also publish models.tsv, summary.tsv and consistency.tsv into the published folder")
+    read.add_argument("--root", default=".", help="the repository (config.yaml); default: here")
+    read.set_defaults(run=_reading)
     return top
 
 

@@ -106,7 +106,9 @@ class Simulation:
             mu=section["mu"],
             pair_min_logodds=section["pair_min_logodds"],
             knockout_min_ddg=section["knockout_min_ddg"],
-            controls={k: (v["scale"], v["exponent"]) for k, v in section["controls"].items()},
+            # by name: the counts are drawn control after control, so their order must not
+            # depend on how the configuration files were merged
+            controls={k: (v["scale"], v["exponent"]) for k, v in sorted(section["controls"].items())},
             seed=section["seed"],
         )
 
