@@ -3,7 +3,7 @@
 For every architecture x padding, K models (seeds 1..K, one control, L1 0) are trained
 for ``--epochs`` epochs on random one-hot DNA (100 bp, random targets, batch 200)
 
-* ``fused``: in one network by :func:`lookloss.fused.train_group` (on CUDA: CUDA graphs);
+* ``fused``: in one network by :func:`lookloss.fused.train` (on CUDA: CUDA graphs);
 * ``separate``: one after another by :func:`lookloss.training.train`, as the per-model
   workflow jobs do (one model per process),
 
@@ -59,7 +59,7 @@ def epoch_times(variant: str, arch: str, padding: str, k: int, epochs: int, devi
 
     if variant == "fused":
         mark()
-        fused.train_group(arch, padding, [fused.Member("c", 0.0, seed) for seed in range(1, k + 1)], x, {"c": y},
+        fused.train(arch, padding, [fused.Member("c", 0.0, seed) for seed in range(1, k + 1)], x, {"c": y},
                           xv, {"c": yv}, **settings, device=device, on_epoch=mark)
         return _steady(marks)
     wall, cpu = 0.0, 0.0

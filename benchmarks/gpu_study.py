@@ -7,14 +7,14 @@ Three measurements, in one run on one machine (``--out`` holds them all):
    per job, ``--resources gpu_slots=N``), on random data of the study's size; reported
    as model-steps per second of the whole card.
 2. ``fused``: one process training ``--group`` arch1/valid models as one network by
-   :func:`lookloss.fused.train_group` (what ``training.fuse: auto`` runs on a GPU).
+   :func:`lookloss.fused.train` (what ``training.fuse: auto`` runs on a GPU).
 3. ``study``: ``snakemake --cores <all>`` on the default configuration from an empty
    results folder (simulation, 180 models, analysis, tables, figures): the wall time,
    and per phase the span from its first job's start to its last job's end (from the
    jobs' benchmark files, :func:`lookloss.checkpoints.phase_spans`), with the models'
    test MSE and epochs.
 
-Usage (on the GPU box, from the repository root; ``benchmarks/gpu_session.sh`` runs it)::
+Usage (on the GPU box, from the repository root; ``gpu/session.sh`` runs it)::
 
     python benchmarks/gpu_study.py --out benchmarks/gpu_study.json
     python benchmarks/gpu_study.py --smoke --out /tmp/check.json   # every step, tiny, any machine
@@ -69,7 +69,7 @@ def worker(args: argparse.Namespace) -> None:
     mark()
     if args.worker == "fused":
         members = [fused.Member("c", 0.0, seed) for seed in range(1, args.group + 1)]
-        results = fused.train_group("arch1", "valid", members, data[0], {"c": data[1]}, data[2], {"c": data[3]},
+        results = fused.train("arch1", "valid", members, data[0], {"c": data[1]}, data[2], {"c": data[3]},
                                     **settings, device=device, on_epoch=mark)
         graphs = all(r.cuda_graph for r in results)
     else:

@@ -6,7 +6,7 @@
 # and the scientific stack, with a wheelhouse of the rest in wheelhouse/ (README,
 # "Running on a GPU box"; for the project's GPU box, BENCHMARKS.md names the command):
 #
-#   LOOKLOSS_COMMIT=<commit> bash benchmarks/gpu_session.sh SECONDS PHASE...
+#   LOOKLOSS_COMMIT=<commit> bash gpu/session.sh SECONDS PHASE...
 #
 # SECONDS: the whole command's budget. Every phase is given at most what is left of it
 # (less 60 s for the packing); a phase that trains stops its Snakemake run (SIGTERM:
@@ -16,7 +16,7 @@
 #               snapshots.tar.gz parts): rebuild the simulation (the same bytes) and keep
 #               the finished models and the snapshots; the carried job benchmarks move to
 #               results/gpu/benchmarks-carried (their phase spans: phases-carried.json)
-#   check       benchmarks/cuda_check.py -> results/gpu/cuda_check.json; if a check fails,
+#   check       pytest tests/test_cuda.py -> results/gpu/cuda_check.xml; if a check fails,
 #               the session goes on but publishes nothing
 #   throughput  benchmarks/gpu_study.py  -> results/gpu/gpu_study.json (per-process vs fused)
 #   study       the default study in results/ -> results/gpu/gpu_study.json (wall, phases)
@@ -31,7 +31,7 @@
 # unfinished run) and snapshots.tar.gz.part-* (an unfinished run's snapshots; join the
 # parts with cat). No .npz or .parquet.
 set -euo pipefail
-budget=${1:?usage: gpu_session.sh SECONDS PHASE...}
+budget=${1:?usage: session.sh SECONDS PHASE...}
 shift
 deadline=$(( $(date +%s) + budget ))
 for phase in "$@"; do
@@ -59,7 +59,6 @@ study=()       # config files of the study
 results=results
 power=(--configfile presets/power.yaml)
 power_results=results/power
-check=()
 if [ "${SMOKE:-0}" = 1 ]; then
     smoke=(--smoke)
     study=(--configfile presets/smoke.yaml)
@@ -69,7 +68,6 @@ if [ "${SMOKE:-0}" = 1 ]; then
     printf '%s\n' 'results_dir: results/power-smoke' 'simulation: {n_train: 1000, n_test: 600}' \
         'models: {archs: [arch1], seeds: [100], controls: [e1, e1.5]}' 'training: {max_epochs: 2}' \
         > results/gpu/power-smoke.yaml
-    python3 -c "import torch, sys; sys.exit(not torch.cuda.is_available())" || check=(--device cpu --n-train 600 --n-val 200)
 fi
 
 pack() {
@@ -105,8 +103,9 @@ sweep() {  # snakemake with a deadline; SIGTERM lets it remove what its jobs lef
 }
 
 checks_passed() {  # no check, or every check passed
-    [ ! -f results/gpu/cuda_check.json ] || python3 -c "import json, sys
-sys.exit(not json.load(open('results/gpu/cuda_check.json'))['ok'])"
+    [ ! -f results/gpu/cuda_check.xml ] || python3 -c "import sys, xml.etree.ElementTree as et
+suite = et.parse('results/gpu/cuda_check.xml').getroot().iter('testsuite').__next__()
+sys.exit(int(suite.get('failures')) + int(suite.get('errors')) > 0)"
 }
 
 for phase in "$@"; do
@@ -123,8 +122,8 @@ json.dump(phase_spans(sys.argv[1]), open('results/gpu/phases-carried.json', 'w')
             find "$results/models" -type f -exec touch {} + ;;
         check)
             if enough 30; then
-                bounded python3 benchmarks/cuda_check.py "${check[@]}" --out results/gpu/cuda_check.json \
-                    || echo "CUDA CHECKS FAILED (results/gpu/cuda_check.json): nothing will be published"
+                bounded python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py --junitxml results/gpu/cuda_check.xml \
+                    || echo "CUDA CHECKS FAILED (results/gpu/cuda_check.xml): nothing will be published"
             fi ;;
         throughput) ! enough 30 || bounded python3 benchmarks/gpu_study.py "${smoke[@]}" --skip-study \
                         --out results/gpu/gpu_study.json ;;

@@ -37,3 +37,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+#: Marks of the CUDA pass: selectable with ``-m gpu``, skipped where torch sees no GPU.
+_CUDA = pytest.param("cuda", marks=[pytest.mark.gpu,
+                                    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")])
+
+
+@pytest.fixture(params=["cpu", _CUDA])
+def device(request) -> str:
+    """Each test that takes it runs on the CPU, and on CUDA where there is a GPU (``-m gpu``: only there)."""
+    return request.param
+
+
+@pytest.fixture(params=[_CUDA])
+def cuda_device(request) -> str:
+    """CUDA only (skipped without a GPU): for what only a GPU has, such as CUDA graphs."""
+    return request.param

@@ -40,7 +40,7 @@ def alone(arch: str, padding: str, member: fused.Member, **settings) -> tuple[mo
 
 def group(arch: str, padding: str, members: list[fused.Member], **settings) -> list[fused.GroupResult]:
     options = {"compact": settings.pop("compact", 0.125)}
-    return fused.train_group(arch, padding, members, X_TRAIN, Y_TRAIN, X_VAL, Y_VAL, dtype=torch.float64,
+    return fused.train(arch, padding, members, X_TRAIN, Y_TRAIN, X_VAL, Y_VAL, dtype=torch.float64,
                              **(SETTINGS | settings), **options)
 
 
@@ -93,8 +93,8 @@ def test_dropping_stopped_models_from_the_network_changes_no_result(monkeypatch)
     members = [fused.Member("stop", 0.0, 400), MEMBERS[0], fused.Member("stop", 1e-3, 500), MEMBERS[1]]
     settings = {"max_epochs": 7, "patience": 2}
     calls = []
-    compact = fused._compact
-    monkeypatch.setattr(fused, "_compact", lambda *args: calls.append(len(args[3])) or compact(*args))
+    compact = fused.GroupState.compact
+    monkeypatch.setattr(fused.GroupState, "compact", lambda state, rows: calls.append(len(rows)) or compact(state, rows))
     every_stop = group("arch3", "valid", members, compact=0.0, **settings)
     assert calls and calls[0] == 2  # the two "stop" models were dropped, two models went on
     compactions = len(calls)
@@ -117,7 +117,7 @@ def test_the_fused_network_computes_each_model_and_its_l1_term(arch, padding):
         assert float(net.l1_penalties()[k].detach()) == pytest.approx(float(models.l1_penalty(model).detach()), rel=1e-12)
         for p, q in zip(model.parameters(), net.member(k).parameters(), strict=True):
             assert torch.equal(p, q)
-    np.testing.assert_allclose(fused.predict(net, x.numpy())[1], inference.predict(members[1], x.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(fused.predict_each(net, x.numpy())[1], inference.predict(members[1], x.numpy()), rtol=1e-12)
 
 
 def test_a_group_cannot_mix_shapes(tmp_path):
@@ -169,7 +169,7 @@ def test_running_out_of_memory_names_the_group_size_and_how_to_lower_it(tmp_path
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(fused, "train_group", out_of_memory)
+    monkeypatch.setattr(fused, "train", out_of_memory)
     identities = [{"control": "neg", "padding": "valid", "arch": "arch1", "l1": 0.0, "seed": s} for s in range(6)]
     settings = {**SETTINGS, "device": "cpu", "max_fused": None}
     outs = [{"model": tmp_path / f"{s}.pt", "history": tmp_path / f"{s}.tsv", "metrics": tmp_path / f"{s}.json"}
@@ -233,7 +233,7 @@ def test_a_snapshot_of_another_group_or_data_is_ignored(tmp_path, caplog):
     with pytest.raises(Killed):
         group("arch1", "valid", MEMBERS[:2], **settings, snapshot=snapshot, snapshot_every=0, on_epoch=kill_after(1))
     changed = {**Y_VAL, "neg": Y_VAL["neg"] + 1}  # same group and settings, other validation targets
-    fused.train_group("arch1", "valid", MEMBERS[:2], X_TRAIN, Y_TRAIN, X_VAL, changed, dtype=torch.float64,
+    fused.train("arch1", "valid", MEMBERS[:2], X_TRAIN, Y_TRAIN, X_VAL, changed, dtype=torch.float64,
                       **(SETTINGS | settings), snapshot=snapshot)
     assert "another group, settings or data" in caplog.text
     snapshot.write_bytes(b"not a snapshot")
@@ -254,7 +254,7 @@ def test_a_killed_group_job_resumes_and_removes_its_snapshots(tmp_path, monkeypa
                   for k in range(3)] for run in ("unbroken", "resumed")}
     jobs.train_group(splits, outs["unbroken"], identities, settings)
     snapshots = tmp_path / "snapshots"
-    real = fused.train_group
+    real = fused.train
     calls = []
 
     def killed_in_second_batch(*args, **kwargs):
@@ -262,12 +262,12 @@ def test_a_killed_group_job_resumes_and_removes_its_snapshots(tmp_path, monkeypa
         on_epoch = kill_after(2) if len(calls) == 2 else kwargs["on_epoch"]
         return real(*args, **{**kwargs, "snapshot_every": 0, "on_epoch": on_epoch})
 
-    monkeypatch.setattr(fused, "train_group", killed_in_second_batch)
+    monkeypatch.setattr(fused, "train", killed_in_second_batch)
     with pytest.raises(Killed):
         jobs.train_group(splits, outs["resumed"], identities, settings, snapshots=snapshots)
     assert sorted(p.name for p in snapshots.iterdir()) == ["batch_0.pt", "batch_1.pt"]
     (snapshots / ".batch_1.pt.x1y2.tmp").write_bytes(b"half")  # as a kill while saving leaves it
-    monkeypatch.setattr(fused, "train_group", real)
+    monkeypatch.setattr(fused, "train", real)
     jobs.train_group(splits, outs["resumed"], identities, settings, snapshots=snapshots)
     assert not snapshots.exists()
     for a, b in zip(outs["unbroken"], outs["resumed"], strict=True):

@@ -1,7 +1,7 @@
 """Fused training: a group of models of one shape trained as one network.
 
 The study's models are tiny (a few thousand parameters): one of them leaves a GPU
-almost idle, waiting on kernel launches and host round-trips. :func:`train_group`
+almost idle, waiting on kernel launches and host round-trips. :func:`train`
 trains K models of one architecture and padding (any mix of control, L1 weight and
 seed: :class:`Member`) in one process as one network, :class:`FusedRegressors`: every
 convolution becomes a grouped convolution (``groups=K``, each group seeing its own
@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -185,7 +186,7 @@ class FusedRegressors(nn.Module):
         return kept
 
 
-def predict(net: FusedRegressors, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+def predict_each(net: FusedRegressors, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """Every model's predictions for the same sequences ``x`` ``(N, 4, L)``: an array ``(K, N)``."""
     weight = net.output_weight
     x = torch.as_tensor(x)
@@ -217,7 +218,7 @@ def numerics(device: torch.device) -> dict[str, object]:
 
 @dataclass
 class GroupResult:
-    """Outcome of :func:`train_group` for one member: what :func:`lookloss.training.train`
+    """Outcome of :func:`train` for one member: what :func:`lookloss.training.train`
     returns, the trained model (best weights, CPU, eval mode) and whether its group's
     steps were replayed from CUDA graphs."""
 
@@ -228,16 +229,19 @@ class GroupResult:
 
 
 class _Step:
-    """One Adam step of every model of the current network, eager or replayed from a CUDA graph.
+    """One Adam step of every model of the group's current network, eager or replayed from a CUDA graph.
 
     The data stay on the device; each call takes the batch indices ``(K, B)`` (one row
     per model) and adds each model's loss to ``self.epoch_loss`` (float64, on the device).
+    Each model reads its control's row of the targets and adds its own L1 term.
     """
 
-    def __init__(self, net: FusedRegressors, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-                 y: torch.Tensor, rows: torch.Tensor, l1: torch.Tensor, use_graphs: bool) -> None:
-        self.net, self.optimizer, self.x, self.y, self.rows, self.l1 = net, optimizer, x, y, rows, l1
-        self.epoch_loss = torch.zeros(net.k, dtype=torch.float64, device=x.device)
+    def __init__(self, state: GroupState, data: GroupData, use_graphs: bool) -> None:
+        members, device = state.members, data.x.device
+        self.net, self.optimizer, self.x, self.y = state.net, state.optimizer, data.x, data.y
+        self.rows = torch.tensor([data.controls.index(members[i].control) for i in state.active], device=device)
+        self.l1 = torch.tensor([members[i].l1 for i in state.active], dtype=data.x.dtype, device=device)
+        self.epoch_loss = torch.zeros(self.net.k, dtype=torch.float64, device=device)
         self.use_graphs = use_graphs
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.eager_runs: dict[int, int] = {}
@@ -297,7 +301,159 @@ class _Step:
         return bool(self.graphs)
 
 
-def train_group(
+@dataclass(frozen=True)
+class GroupSpec:
+    """What a fused group is trained as: its models' shape, device and settings.
+
+    ``batch_size`` ... ``patience`` are as :func:`lookloss.training.train` takes them.
+    """
+
+    arch: str
+    padding: str
+    seq_len: int
+    dtype: torch.dtype
+    device: torch.device
+    batch_size: int
+    learning_rate: float
+    adam_eps: float
+    max_epochs: int
+    patience: int
+
+    @property
+    def settings(self) -> dict[str, float]:
+        """The training settings (what a snapshot must have been made with)."""
+        return {"batch_size": self.batch_size, "learning_rate": self.learning_rate, "adam_eps": self.adam_eps,
+                "max_epochs": self.max_epochs, "patience": self.patience}
+
+
+@dataclass
+class GroupData:
+    """A group's data on its device: inputs and, one row per control, targets."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    controls: list[str]
+
+    @classmethod
+    def load(cls, members: Sequence[Member], train: tuple[ArrayLike, Mapping[str, ArrayLike]],
+             val: tuple[ArrayLike, Mapping[str, ArrayLike]], device: torch.device, dtype: torch.dtype) -> GroupData:
+        """The inputs and the targets of every control the members name, on ``device``."""
+        controls = sorted({m.control for m in members})
+        missing = [c for c in controls if c not in train[1] or c not in val[1]]
+        if missing:
+            raise ValueError(f"no targets for control(s) {missing}; given {sorted(train[1])}")
+        x, x_val = as_inputs(train[0], device, dtype), as_inputs(val[0], device, dtype)
+        y = torch.stack([as_targets(train[1][c], device, dtype) for c in controls])
+        y_val = torch.stack([as_targets(val[1][c], device, dtype) for c in controls])
+        if y.shape[1] != len(x) or y_val.shape[1] != len(x_val):
+            raise ValueError("inputs and targets differ in length")
+        return cls(x, y, x_val, y_val, controls)
+
+
+@dataclass
+class GroupState:
+    """Everything a fused group carries from one epoch to the next; a snapshot is this, saved.
+
+    ``active`` lists the members in the network, by row; ``finished`` the members that
+    have stopped (by member index), each with its best weights taken.
+    """
+
+    spec: GroupSpec
+    members: list[Member]
+    net: FusedRegressors
+    optimizer: torch.optim.Adam
+    best: list[torch.Tensor]
+    orders: list[torch.Generator]
+    stoppings: list[EarlyStopping]
+    results: list[TrainResult]
+    active: list[int]
+    finished: dict[int, GroupResult] = dataclasses.field(default_factory=dict)
+    epoch: int = 0  # the last epoch done
+    graphed: bool = False  # whether steps were replayed from CUDA graphs
+    seconds: float = 0.0  # training time before this process (a resumed group)
+
+    @classmethod
+    def fresh(cls, spec: GroupSpec, members: Sequence[Member]) -> GroupState:
+        """Every member built from its seed, as :func:`lookloss.training.train` builds it."""
+        built = [models.build(spec.arch, spec.padding, spec.seq_len, generator=init_generator(m.seed)).to(spec.dtype)
+                 for m in members]
+        net = FusedRegressors.stack(built).to(spec.device)
+        return cls(spec, list(members), net, _adam(net, spec), [p.detach().clone() for p in net.parameters()],
+                   [torch.Generator().manual_seed(m.seed) for m in members],
+                   [EarlyStopping(spec.patience) for _ in members], [TrainResult() for _ in members],
+                   list(range(len(members))))
+
+    @classmethod
+    def resume(cls, spec: GroupSpec, members: Sequence[Member], saved: Mapping[str, Any]) -> GroupState:
+        """The state :meth:`save` wrote (its key already checked by :func:`_load_snapshot`)."""
+        net = FusedRegressors(spec.arch, spec.padding, spec.seq_len, len(saved["active"]), spec.dtype)
+        net.load_state_dict(saved["net"])
+        net.to(spec.device)
+        optimizer = _adam(net, spec)
+        for parameter, state in zip(net.parameters(), saved["adam"], strict=True):
+            if state:
+                optimizer.state[parameter] = {name: value.to(spec.device) for name, value in state.items()}
+        orders = [torch.Generator() for _ in members]
+        for generator, state in zip(orders, saved["orders"], strict=True):
+            generator.set_state(state)
+        results = [TrainResult(**state) for state in saved["results"]]
+        finished = {int(i): GroupResult(members[int(i)], _model_from(spec, done["weights"]), results[int(i)],
+                                        done["cuda_graph"]) for i, done in saved["finished"].items()}
+        return cls(spec, list(members), net, optimizer, [b.to(spec.device) for b in saved["best"]], orders,
+                   [EarlyStopping(**state) for state in saved["stoppings"]], results, saved["active"], finished,
+                   saved["epoch"], saved["graphed"], saved["seconds"])
+
+    def save(self, path: str | Path, key: str, seconds: float) -> None:
+        """Write the state atomically (a kill leaves the previous snapshot whole)."""
+        state = {
+            "key": key, "epoch": self.epoch, "active": list(self.active), "graphed": self.graphed, "seconds": seconds,
+            "net": {name: value.cpu() for name, value in self.net.state_dict().items()},
+            "adam": [{name: value.cpu() for name, value in self.optimizer.state.get(p, {}).items()}
+                     for p in self.net.parameters()],
+            "best": [b.cpu() for b in self.best],
+            "orders": [g.get_state() for g in self.orders],
+            "stoppings": [dataclasses.asdict(s) for s in self.stoppings],
+            "results": [dataclasses.asdict(r) for r in self.results],
+            "finished": {str(i): {"weights": r.model.state_dict(), "cuda_graph": r.cuda_graph}
+                         for i, r in self.finished.items()},
+        }
+        with io.atomic_path(path) as tmp:
+            torch.save(state, tmp)
+
+    @property
+    def remaining(self) -> list[int]:
+        """Rows of the network whose member has not stopped."""
+        return [row for row, i in enumerate(self.active) if i not in self.finished]
+
+    def retire(self, rows: Sequence[int], seconds: float) -> None:
+        """The members at ``rows`` have stopped: take their best weights (the last if none improved)."""
+        for row in rows:
+            i = self.active[row]
+            result, stopping = self.results[i], self.stoppings[i]
+            result.best_val_loss, result.best_epoch = stopping.best, stopping.best_epoch
+            result.train_seconds = seconds
+            weights = self.best if result.best_epoch else list(self.net.parameters())  # never improved (NaN): last
+            self.finished[i] = GroupResult(self.members[i], _member_of(self.net, weights, row), result, self.graphed)
+
+    def compact(self, rows: Sequence[int]) -> None:
+        """Keep only the models at ``rows``: their weights, best weights and Adam state, exactly."""
+        kept = self.net.keep(rows)
+        index = torch.as_tensor(list(rows), dtype=torch.long, device=self.spec.device)
+        optimizer = _adam(kept, self.spec)
+        with torch.no_grad():
+            for old, new in zip(self.net.parameters(), kept.parameters(), strict=True):
+                state = self.optimizer.state.get(old)
+                if state:
+                    optimizer.state[new] = {key: value.clone() if key == "step" else value.index_select(0, index)
+                                            for key, value in state.items()}
+        self.net, self.optimizer = kept, optimizer
+        self.best = [b.index_select(0, index) for b in self.best]
+        self.active = [self.active[row] for row in rows]
+
+
+def train(
     arch: str,
     padding: str,
     members: Sequence[Member],
@@ -354,10 +510,10 @@ def train_group(
         Called after every epoch with ``(epoch, active models, seconds)``.
     snapshot : path, optional
         File that keeps the group's state for a resumed run (see the module docstring).
-        If it holds a snapshot of this group (same members, settings, dtype and data),
-        training goes on from it; a snapshot of anything else is ignored (with a
-        warning) and overwritten. Left in place at the end: the caller removes it once
-        the models are saved.
+        If it holds a snapshot of this group (same members, settings, dtype, data and
+        code), training goes on from it; a snapshot of anything else is ignored (with
+        a warning) and overwritten. Left in place at the end: the caller removes it
+        once the models are saved.
     snapshot_every : float
         Least seconds between two snapshots (0: after every epoch).
 
@@ -370,137 +526,89 @@ def train_group(
     if device.type == "cpu":
         keep_freed_memory()
     members = list(members)
-    controls = sorted({m.control for m in members})
-    missing = [c for c in controls if c not in y_train or c not in y_val]
-    if missing:
-        raise ValueError(f"no targets for control(s) {missing}; given {sorted(y_train)}")
-    x = as_inputs(x_train, device, dtype)
-    xv = as_inputs(x_val, device, dtype)
-    y = torch.stack([as_targets(y_train[c], device, dtype) for c in controls])
-    yv = torch.stack([as_targets(y_val[c], device, dtype) for c in controls])
-    if y.shape[1] != len(x) or yv.shape[1] != len(xv):
-        raise ValueError("inputs and targets differ in length")
-    seq_len = x.shape[-1]
-    settings = {"batch_size": batch_size, "learning_rate": learning_rate, "adam_eps": adam_eps,
-                "max_epochs": max_epochs, "patience": patience}
-    key = "" if snapshot is None else _snapshot_key(arch, padding, members, settings, dtype,
-                                                     (x_train, y_train, x_val, y_val), controls)
+    data = GroupData.load(members, (x_train, y_train), (x_val, y_val), device, dtype)
+    spec = GroupSpec(arch, padding, data.x.shape[-1], dtype, device, batch_size, learning_rate, adam_eps,
+                     max_epochs, patience)
+    key = "" if snapshot is None else _snapshot_key(spec, members, (x_train, y_train, x_val, y_val), data.controls)
     saved = None if snapshot is None else _load_snapshot(snapshot, key)
-    orders = [torch.Generator().manual_seed(m.seed) for m in members]
     if saved is None:
-        built = [models.build(arch, padding, seq_len, generator=init_generator(m.seed)).to(dtype) for m in members]
-        active = list(range(len(members)))  # members in the network, by row
-        net = FusedRegressors.stack(built).to(device)
-        optimizer = _adam(net, learning_rate, adam_eps, device)
-        best = [p.detach().clone() for p in net.parameters()]
-        stoppings = [EarlyStopping(patience) for _ in members]
-        results = [TrainResult() for _ in members]
-        finished: dict[int, GroupResult] = {}
-        first_epoch, graphed, earlier = 1, False, 0.0  # graphed: whether steps were replayed from CUDA graphs
+        state = GroupState.fresh(spec, members)
     else:
         log.info("resuming %d %s/%s models after epoch %d from %s", len(members), arch, padding, saved["epoch"],
                  snapshot)
-        active, first_epoch, graphed, earlier = saved["active"], saved["epoch"] + 1, saved["graphed"], saved["seconds"]
-        net = FusedRegressors(arch, padding, seq_len, len(active), dtype)
-        net.load_state_dict(saved["net"])
-        net.to(device)
-        optimizer = _adam(net, learning_rate, adam_eps, device)
-        for parameter, state in zip(net.parameters(), saved["adam"], strict=True):
-            if state:
-                optimizer.state[parameter] = {name: value.to(device) for name, value in state.items()}
-        best = [b.to(device) for b in saved["best"]]
-        for generator, state in zip(orders, saved["orders"], strict=True):
-            generator.set_state(state)
-        stoppings = [EarlyStopping(**state) for state in saved["stoppings"]]
-        results = [TrainResult(**state) for state in saved["results"]]
-        finished = {int(i): GroupResult(members[int(i)], _model_from(arch, padding, seq_len, dtype, done["weights"]),
-                                        results[int(i)], done["cuda_graph"])
-                    for i, done in saved["finished"].items()}
+        state = GroupState.resume(spec, members, saved)
     use_graphs = cuda_graph and device.type == "cuda"
-    step = _step(net, optimizer, x, y, active, members, controls, use_graphs)
-    start = time.perf_counter() - earlier
+    step = _Step(state, data, use_graphs)
+    start = time.perf_counter() - state.seconds
     last_snapshot = time.perf_counter()
-    for epoch in range(first_epoch, max_epochs + 1):
-        if len(finished) == len(members):  # resumed from the final snapshot
-            break
-        tic = time.perf_counter()
-        index = torch.stack([torch.randperm(len(x), generator=orders[i]) for i in active]).to(device)
-        step.epoch_loss.zero_()
-        batches = index.split(batch_size, dim=1)
-        for batch in batches:
-            step(batch)
-        val = _validation_losses(net, xv, yv, step.rows, step.l1, val_batch_size)
-        train_loss = (step.epoch_loss / len(batches)).tolist()  # the epoch's one synchronisation
-        val = val.tolist()
-        seconds = time.perf_counter() - tic
-        graphed = graphed or step.captured
-        improved, stopped = [], []
-        for row, i in enumerate(active):
-            if i in finished:
-                continue
-            results[i].history.append({"epoch": epoch, "train_loss": train_loss[row], "val_loss": val[row],
-                                       "seconds": seconds})
-            results[i].epochs_run = epoch
-            if stoppings[i].update(epoch, val[row]):
-                improved.append(row)
-            elif stoppings[i].stop:
-                results[i].stopped_early = True
-                stopped.append(row)
-            if epoch == max_epochs and row not in stopped:
-                stopped.append(row)
-        _keep_best(net, best, improved)
-        for row in stopped:
-            i = active[row]
-            results[i].best_val_loss, results[i].best_epoch = stoppings[i].best, stoppings[i].best_epoch
-            results[i].train_seconds = time.perf_counter() - start
-            weights = best if results[i].best_epoch else list(net.parameters())  # never improved (NaN): last
-            finished[i] = GroupResult(members[i], _member_of(net, weights, row), results[i], graphed)
-        remaining = [row for row, i in enumerate(active) if i not in finished]
-        if remaining and compact is not None and len(active) - len(remaining) >= max(1, math.ceil(compact * len(active))):
-            net, optimizer, best = _compact(net, optimizer, best, remaining, learning_rate, adam_eps, device)
-            active = [active[row] for row in remaining]
-            step = _step(net, optimizer, x, y, active, members, controls, use_graphs)
+    while state.epoch < max_epochs and len(state.finished) < len(members):
+        seconds, stopped = _epoch(state, step, data, val_batch_size)
+        state.retire(stopped, time.perf_counter() - start)
+        remaining = state.remaining
+        if remaining and compact is not None and len(state.active) - len(remaining) >= max(
+                1, math.ceil(compact * len(state.active))):
+            state.compact(remaining)
+            step = _Step(state, data, use_graphs)
         if snapshot is not None and (not remaining or time.perf_counter() - last_snapshot >= snapshot_every):
-            _save_snapshot(snapshot, key, epoch, active, net, optimizer, best, orders, stoppings, results, finished,
-                           graphed, time.perf_counter() - start)
+            state.save(snapshot, key, time.perf_counter() - start)
             last_snapshot = time.perf_counter()
         if on_epoch is not None:
-            on_epoch(epoch, len(remaining), seconds)
-        if not remaining:
-            break
-    return [finished[i] for i in range(len(members))]
+            on_epoch(state.epoch, len(remaining), seconds)
+    return [state.finished[i] for i in range(len(members))]
 
 
-def _snapshot_key(arch: str, padding: str, members: Sequence[Member], settings: Mapping[str, object],
-                  dtype: torch.dtype, data: Sequence[object], controls: Sequence[str]) -> str:
-    """What a snapshot must have been made with to be resumed: the group, its settings and a digest of its data."""
+def _epoch(state: GroupState, step: _Step, data: GroupData, val_batch_size: int) -> tuple[float, list[int]]:
+    """One epoch of every active model: its batches, validation, history and early stopping.
+
+    Returns the epoch's seconds and the rows of the models that stop after it.
+    """
+    tic = time.perf_counter()
+    state.epoch += 1
+    epoch = state.epoch
+    index = torch.stack([torch.randperm(len(data.x), generator=state.orders[i]) for i in state.active])
+    step.epoch_loss.zero_()
+    batches = index.to(state.spec.device).split(state.spec.batch_size, dim=1)
+    for batch in batches:
+        step(batch)
+    val = _validation_losses(state.net, data.x_val, data.y_val, step.rows, step.l1, val_batch_size)
+    train_loss = (step.epoch_loss / len(batches)).tolist()  # the epoch's one synchronisation
+    val = val.tolist()
+    seconds = time.perf_counter() - tic
+    state.graphed = state.graphed or step.captured
+    improved, stopped = [], []
+    for row, i in enumerate(state.active):
+        if i in state.finished:
+            continue
+        result = state.results[i]
+        result.history.append({"epoch": epoch, "train_loss": train_loss[row], "val_loss": val[row], "seconds": seconds})
+        result.epochs_run = epoch
+        if state.stoppings[i].update(epoch, val[row]):
+            improved.append(row)
+        elif state.stoppings[i].stop:
+            result.stopped_early = True
+            stopped.append(row)
+        if epoch == state.spec.max_epochs and row not in stopped:
+            stopped.append(row)
+    _keep_best(state.net, state.best, improved)
+    return seconds, stopped
+
+
+#: Source files whose code a snapshot was made with: a snapshot of other code is not resumed.
+_CODE = [Path(__file__), Path(models.__file__), Path(__file__).with_name("training.py")]
+
+
+def _snapshot_key(spec: GroupSpec, members: Sequence[Member], data: Sequence[object], controls: Sequence[str]) -> str:
+    """What a snapshot must have been made with to be resumed: the group, settings, data and code."""
     digest = hashlib.sha256()
     x_train, y_train, x_val, y_val = data
     for array in (x_train, *(y_train[c] for c in controls), x_val, *(y_val[c] for c in controls)):
         array = np.ascontiguousarray(torch.as_tensor(array).cpu().numpy())
         digest.update(f"{array.dtype}{array.shape}".encode())
         digest.update(array.data)
-    return json.dumps({"arch": arch, "padding": padding, "members": [dataclasses.astuple(m) for m in members],
-                       "settings": dict(settings), "dtype": str(dtype), "data": digest.hexdigest()}, sort_keys=True)
-
-
-def _save_snapshot(path: str | Path, key: str, epoch: int, active: list[int], net: FusedRegressors,
-                   optimizer: torch.optim.Optimizer, best: list[torch.Tensor], orders: list[torch.Generator],
-                   stoppings: list[EarlyStopping], results: list[TrainResult], finished: Mapping[int, GroupResult],
-                   graphed: bool, seconds: float) -> None:
-    """Write the group's state after ``epoch`` (atomically: a kill leaves the previous snapshot whole)."""
-    state = {
-        "key": key, "epoch": epoch, "active": list(active), "graphed": graphed, "seconds": seconds,
-        "net": {name: value.cpu() for name, value in net.state_dict().items()},
-        "adam": [{name: value.cpu() for name, value in optimizer.state.get(p, {}).items()} for p in net.parameters()],
-        "best": [b.cpu() for b in best],
-        "orders": [g.get_state() for g in orders],
-        "stoppings": [dataclasses.asdict(s) for s in stoppings],
-        "results": [dataclasses.asdict(r) for r in results],
-        "finished": {str(i): {"weights": r.model.state_dict(), "cuda_graph": r.cuda_graph} for i, r in finished.items()},
-    }
-    with io.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    code = hashlib.sha256(b"".join(path.read_bytes() for path in _CODE)).hexdigest()
+    return json.dumps({"arch": spec.arch, "padding": spec.padding, "members": [dataclasses.astuple(m) for m in members],
+                       "settings": spec.settings, "dtype": str(spec.dtype), "data": digest.hexdigest(),
+                       "code": code}, sort_keys=True)
 
 
 def _load_snapshot(path: str | Path, key: str) -> dict | None:
@@ -519,26 +627,17 @@ def _load_snapshot(path: str | Path, key: str) -> dict | None:
     return state
 
 
-def _model_from(arch: str, padding: str, seq_len: int, dtype: torch.dtype,
-                weights: Mapping[str, torch.Tensor]) -> ConvRegressor:
+def _model_from(spec: GroupSpec, weights: Mapping[str, torch.Tensor]) -> ConvRegressor:
     """A stand-alone model (CPU, eval mode) holding ``weights``."""
-    model = ConvRegressor(arch, padding, seq_len).to(dtype)
+    model = ConvRegressor(spec.arch, spec.padding, spec.seq_len).to(spec.dtype)
     model.load_state_dict(weights)
     return model.eval()
 
 
-def _adam(net: FusedRegressors, learning_rate: float, adam_eps: float, device: torch.device) -> torch.optim.Adam:
+def _adam(net: FusedRegressors, spec: GroupSpec) -> torch.optim.Adam:
     """Adam as :func:`lookloss.training.make_optimizer` makes it; capturable in a CUDA graph on CUDA."""
-    return torch.optim.Adam(net.parameters(), lr=learning_rate, eps=adam_eps, fused=True,
-                            capturable=device.type == "cuda")
-
-
-def _step(net: FusedRegressors, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-          active: list[int], members: list[Member], controls: list[str], use_graphs: bool) -> _Step:
-    device, dtype = x.device, x.dtype
-    rows = torch.tensor([controls.index(members[i].control) for i in active], device=device)
-    l1 = torch.tensor([members[i].l1 for i in active], dtype=dtype, device=device)
-    return _Step(net, optimizer, x, y, rows, l1, use_graphs)
+    return torch.optim.Adam(net.parameters(), lr=spec.learning_rate, eps=spec.adam_eps, fused=True,
+                            capturable=spec.device.type == "cuda")
 
 
 def _validation_losses(net: FusedRegressors, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor,
@@ -572,21 +671,3 @@ def _member_of(net: FusedRegressors, weights: Sequence[torch.Tensor], row: int) 
         for target, source in zip(holder.parameters(), weights, strict=True):
             target.copy_(source[row : row + 1].cpu())
     return holder.member(0)
-
-
-def _compact(net: FusedRegressors, optimizer: torch.optim.Adam, best: list[torch.Tensor], rows: list[int],
-             learning_rate: float, adam_eps: float, device: torch.device
-             ) -> tuple[FusedRegressors, torch.optim.Adam, list[torch.Tensor]]:
-    """Keep only the models at ``rows``: their weights, best weights and Adam state, exactly."""
-    kept = net.keep(rows)
-    index = torch.as_tensor(rows, dtype=torch.long, device=device)
-    new_optimizer = _adam(kept, learning_rate, adam_eps, device)
-    with torch.no_grad():
-        for old, new in zip(net.parameters(), kept.parameters(), strict=True):
-            state = optimizer.state.get(old)
-            if state:
-                new_optimizer.state[new] = {
-                    key: value.clone() if key == "step" else value.index_select(0, index)
-                    for key, value in state.items()
-                }
-    return kept, new_optimizer, [b.index_select(0, index) for b in best]

@@ -80,7 +80,7 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
 def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[str, str | Path]],
                 identities: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], threads: int = 1,
                 snapshots: str | Path | None = None, log: logging.Logger | None = None) -> list[dict[str, Any]]:
-    """Train models of one architecture and padding fused (:func:`lookloss.fused.train_group`).
+    """Train models of one architecture and padding fused (:func:`lookloss.fused.train`).
 
     Writes for each model the files :func:`train_model` writes, at the same paths and
     with the same content, except that ``metrics.json`` says the model was trained
@@ -103,7 +103,7 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
         CPU threads for torch.
     snapshots : path, optional
         Folder for the snapshots that let a killed job resume where it was (one file
-        per fused batch, at most a minute old: :func:`lookloss.fused.train_group`).
+        per fused batch, at most a minute old: :func:`lookloss.fused.train`).
         They are removed once every model is written.
 
     Returns
@@ -141,11 +141,11 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
             log.info("epoch %4d  %d of %d models training  %.2f s", epoch, active, len(batch), seconds)
 
         try:
-            results = fused.train_group(arch, padding, batch, x["train"], y["train"], x["valid"], y["valid"],
+            results = fused.train(arch, padding, batch, x["train"], y["train"], x["valid"], y["valid"],
                                         **_trainer_settings(settings), device=device, on_epoch=on_epoch,
                                         snapshot=snapshot)
             net = fused.FusedRegressors.stack([r.model for r in results]).to(device)
-            predictions = fused.predict(net, x["test"])
+            predictions = fused.predict_each(net, x["test"])
         except torch.OutOfMemoryError as error:
             raise RuntimeError(
                 f"{device} ran out of memory training a fused group of {len(batch)} {arch}/{padding} models; "
