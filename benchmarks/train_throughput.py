@@ -5,7 +5,7 @@ For every architecture x padding this measures seconds per epoch (40K training a
 unless ``--threads`` says otherwise) of
 
 * ``ours``: :func:`lookloss.training.train`,
-* ``textbook``: :func:`textbook.train_textbook` (``benchmarks/textbook.py``: DataLoader over a
+* ``textbook``: :func:`textbook.train_textbook` (``tests/textbook.py``: DataLoader over a
   TensorDataset, plain Adam, validation in batches of 200 under ``no_grad``),
 * ``textbook+malloc`` (with ``--attribution``): the textbook loop in a process where
   :func:`lookloss.devices.keep_freed_memory` was applied, to show how much of the
@@ -44,7 +44,9 @@ import torch
 from lookloss import devices, models, training
 from lookloss.layout import PADDINGS
 from machine import cpu_count, cpu_model, random_data  # benchmarks/machine.py
-from textbook import train_textbook  # benchmarks/textbook.py
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from textbook import train_textbook  # noqa: E402  (tests/textbook.py: the equivalence tests' reference)
 
 ARCHS = ("arch1", "arch2", "arch3")
 

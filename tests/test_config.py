@@ -55,6 +55,7 @@ def test_bad_values_name_the_key(change, message):
     assert message in str(error.value)
 
 
+@pytest.mark.slow
 def test_snakemake_stops_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"results_dir: {tmp_path / 'out'}\nsimulation: {{valid_fraction: 1.5}}\n")

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lookloss import plots, tables  # noqa: E402
+from lookloss import figures, plots, tables  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -118,23 +118,23 @@ def tiny_tree(tmp_path_factory):
 
 
 def _build(name, root, paths):
-    return plots.build(name, models=root / "tables" / "models.tsv", summary=root / "tables" / "summary.tsv",
+    return plots.draw(name, models=root / "tables" / "models.tsv", summary=root / "tables" / "summary.tsv",
                        power=root / "tables" / "power.tsv", pairs=paths,
                        motif_file=ROOT / "resources" / "motifs.meme", options=OPTIONS)
 
 
-@pytest.mark.parametrize("name", plots.FIGURES)
+@pytest.mark.parametrize("name", figures.FIGURES)
 def test_figure_from_synthetic_tables(name, full_tree):
     root, paths = full_tree
     fig = _build(name, root, paths)
     if name != "fig4":  # the constrained layout costs two extra draws; fig4 keeps it
         fig.set_layout_engine("none")
     pdf, png = root / "figures" / f"{name}.pdf", root / "figures" / f"{name}.png"
-    plots.save(fig, pdf, png, dpi=40)
+    plots.save_figure(fig, pdf, png, dpi=40)
     check_outputs(pdf, png)
 
 
-@pytest.mark.parametrize("name", plots.FIGURES)
+@pytest.mark.parametrize("name", figures.FIGURES)
 def test_figure_from_tiny_tables(name, tiny_tree):
     """Robust to one panel, one model, two pairs and NaN p-values (PNG only, to stay quick)."""
     fig = _build(name, *tiny_tree)
@@ -159,7 +159,7 @@ def test_panels_follow_the_controls_and_paddings(tmp_path):
 
 def test_unknown_figure_is_an_error(full_tree):
     with pytest.raises(ValueError, match="unknown figure"):
-        plots.build("fig99", models=full_tree[0] / "tables" / "models.tsv", options=OPTIONS)
+        plots.draw("fig99", models=full_tree[0] / "tables" / "models.tsv", options=OPTIONS)
 
 
 def test_read_interactions_labels_rows_by_path(full_tree):
@@ -202,13 +202,13 @@ def test_the_figure_table_matches_the_drawing_functions():
     import inspect
 
     loaded = {"models": "models", "summary": "summary", "power": "power", "pairs": "pairs", "motif_file": "ppms"}
-    for name, spec in plots.FIGURES.items():
-        parameters = inspect.signature(spec.draw).parameters
+    for name, spec in figures.FIGURES.items():
+        parameters = inspect.signature(getattr(plots, spec.draw)).parameters
         keyword = {k for k, v in parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
         positional = set(parameters) - keyword
         assert keyword == set(spec.options), name
         assert positional == {loaded[i] for i in spec.inputs}, name
-        assert set(spec.inputs) <= set(plots.INPUTS), name
+        assert set(spec.inputs) <= set(figures.INPUTS), name
         assert bool(spec.pair_columns) == ("pairs" in spec.inputs), name
         assert (ROOT / "workflow" / "report" / f"{name}.rst").is_file(), name
 
@@ -217,4 +217,4 @@ def test_build_names_a_missing_option(full_tree):
     root, paths = full_tree
     options = {k: v for k, v in OPTIONS.items() if k != "hexbin_gridsize"}
     with pytest.raises(ValueError, match=r"figS1.*\['hexbin_gridsize'\]"):
-        plots.build("figS1", models=root / "tables" / "models.tsv", pairs=paths, options=options)
+        plots.draw("figS1", models=root / "tables" / "models.tsv", pairs=paths, options=options)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -12,8 +9,7 @@ import torch
 from lookloss import devices, inference, models, training
 from lookloss.transforms import anscombe, inverse_anscombe
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from textbook import train_textbook  # noqa: E402  (benchmarks/textbook.py)
+from textbook import train_textbook  # tests/textbook.py
 
 SEQ_LEN = 40
 

@@ -9,17 +9,30 @@ then installed with pip's index switched off.
 
 from __future__ import annotations
 
+import importlib.util
 import platform
 import subprocess
 import sys
+import types
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs Snakemake, subprocesses or real trainings
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "envs"))
-import wheelhouse  # noqa: E402  (envs/wheelhouse.py)
+
+
+def _load(path: Path) -> types.ModuleType:
+    """A script of the repository (not a package module) loaded by its path."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wheelhouse = _load(ROOT / "envs" / "wheelhouse.py")
 
 #: What the node brings (with everything these need).
 NODE_HAS = ["torch", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "seaborn"]

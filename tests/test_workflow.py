@@ -14,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lookloss import plots
+from lookloss import figures
+
+pytestmark = pytest.mark.slow  # runs Snakemake, subprocesses or real trainings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +55,32 @@ def test_a_profile_that_gives_train_group_a_gpu_makes_auto_fuse(tmp_path):
     """profiles/slurm-gpu: the submit node has no GPU, but the training jobs get one."""
     planned = plan(tmp_path, "--set-resources", "train_group:gres=gpu:1")
     assert planned == {"simulate": "2", "train_group": "6", "interactions": "36"}
+
+
+def test_the_workflow_is_lint_clean():
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0 and "Congratulations" in run.stdout + run.stderr, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+def test_only_the_training_rule_in_force_is_defined(tmp_path):
+    def rules(*config: str) -> set[str]:
+        run = subprocess.run([sys.executable, "-m", "snakemake", "--list-rules", *config], cwd=ROOT,
+                             capture_output=True, text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+        assert run.returncode == 0, run.stderr[-2000:]
+        return {line.strip() for line in run.stdout.splitlines()} & {"train", "train_group", "import_models"}
+
+    assert rules() == {"train"}
+    (tmp_path / "fuse.yaml").write_text("training: {fuse: true}\n")
+    assert rules("--configfile", str(tmp_path / "fuse.yaml")) == {"train_group"}
+
+
+def test_a_dry_run_imports_neither_torch_nor_matplotlib(tmp_path):
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake", "-n", "--quiet", "rules",
+                          "--config", f"results_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+    assert "snakemake" in imported and "lookloss.figures" in imported
+    assert not {"torch", "matplotlib"} & imported
 
 
 def test_smoke_preset_produces_every_table(smoke_run):
@@ -155,6 +183,15 @@ def test_models_from_a_published_run_give_the_same_analysis(smoke_run, tmp_path)
     for pattern in ["models/*/*/*/*", *COMPARED]:
         first, second = digest(smoke_run, pattern), digest(out, pattern)
         assert first and first == second, pattern
+    # lookloss reading (no Snakemake, the route of a partial folder) gives the same tables
+    from lookloss import config, reading
+
+    settings = config.check(config.load([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
+    settings["results_dir"] = str(tmp_path / "reading")
+    reading.analyse_published(settings, published, root=ROOT)
+    for name in ("models", "summary", "consistency", "power"):
+        assert (tmp_path / "reading" / "tables" / f"{name}.tsv").read_bytes() == (
+            smoke_run / "tables" / f"{name}.tsv").read_bytes(), name
 
 
 def test_a_pt2_export_of_a_smoke_model_gives_the_workflows_numbers(smoke_run, tmp_path):
@@ -232,7 +269,7 @@ def test_outputs_equal_those_of_the_reference_commit(tmp_path):
 
 
 def test_every_figure_is_built_and_the_report_renders(smoke_run):
-    for name in plots.FIGURES:
+    for name in figures.FIGURES:
         assert (smoke_run / "figures" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
         assert (smoke_run / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = smoke_run / "report.html"

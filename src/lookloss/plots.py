@@ -1,12 +1,11 @@
 """The study's figures (docs/study.md section 6, poster numbering) from its tables.
 
 Every ``fig*`` function takes DataFrames and returns a :class:`matplotlib.figure.Figure`
-built without pyplot (no global state, any backend); :func:`save` writes it as PDF and
-PNG. :data:`FIGURES` is the table of figures: for each name, the drawing function, the
-inputs it reads, the options it takes and the columns of the pair tables it needs. It
-drives both :func:`build` (what the workflow's plot script calls) and the figure rules
-of the workflow (``workflow/rules/figures.smk``), so a new figure is one function, one
-entry of :data:`FIGURES` and one caption (``workflow/report/{name}.rst``).
+built without pyplot (no global state, any backend); :func:`save_figure` writes it as
+PDF and PNG. :func:`draw` reads what a figure needs from the workflow's files and draws
+it, as the table of figures :data:`lookloss.figures.FIGURES` says (a module of its own,
+so that the workflow reads the table without importing matplotlib). A new figure is one
+function here, one entry of that table and one caption (``workflow/report/{name}.rst``).
 
 Inputs
 ------
@@ -29,7 +28,6 @@ and the p-values of its test.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +47,7 @@ from matplotlib.transforms import Affine2D
 # table) at start-up, and scipy.stats would add more than a second to every start.
 
 from lookloss.io import atomic_path
+from lookloss.figures import FIGURES
 from lookloss.layout import ALPHABET, PADDINGS, ROLE_FACTORS, parse_model_path, start_key
 
 CONTROL_ORDER = ["neg", "pos"]
@@ -940,86 +939,13 @@ def _letter(ax: Axes, letter: str, x: float, bottom: float, height: float) -> No
 
 
 # ----------------------------------------------------------------------------- workflow
-@dataclass(frozen=True)
-class FigureSpec:
-    """How one figure is built from the workflow's files.
-
-    Attributes
-    ----------
-    draw : callable
-        The drawing function. It is called with the loaded inputs as keywords
-        (``models``, ``summary``, ``power``: DataFrames; ``pairs``: stacked test-pair tables;
-        ``ppms``: the motif matrices keyed by role, from ``motif_file``) and with
-        ``options``.
-    inputs : tuple of str
-        What it reads, among :data:`INPUTS`.
-    options : tuple of str
-        Keyword options of ``draw``, each named like its config key.
-    pair_columns : tuple of str
-        Columns of the test-pair tables it reads (when ``pairs`` is an input).
-    focus : bool
-        A figure about the focus controls (the additive truth, the study's negative
-        control): it reads only their pair tables (option ``focus_controls``).
-    pairs_of : callable, optional
-        ``(models, options) -> DataFrame`` of the models whose pair tables are read,
-        when the figure shows only some models.
-    """
-
-    draw: Callable[..., Figure]
-    inputs: tuple[str, ...]
-    options: tuple[str, ...] = ()
-    pair_columns: tuple[str, ...] = ()
-    focus: bool = False
-    pairs_of: Callable[..., pd.DataFrame] | None = None
-
-    @property
-    def all_options(self) -> tuple[str, ...]:
-        """Every option the figure depends on: ``options`` and those its inputs are read with."""
-        extra = [o for i in self.inputs for o in INPUT_OPTIONS.get(i, ())]
-        extra += ["focus_controls"] if self.focus else []
-        return tuple(dict.fromkeys([*self.options, *extra]))
-
-
-#: Inputs a figure may read: the workflow's file (or files) each stands for.
-INPUTS = {
-    "models": "tables/models.tsv",
-    "summary": "tables/summary.tsv",
-    "power": "tables/power.tsv",
-    "pairs": "interactions/{control}/{padding}/{model}/test.parquet of every model (of the focus controls)",
-    "motif_file": "the MEME motif file (config simulation.motif_file)",
-}
-#: Options an input is read with (the motif file: which motifs, how smoothed).
-INPUT_OPTIONS = {"motif_file": ("motifs", "pseudocount")}
-
-_STARTS = tuple(start_key(role) for role in ROLE_FACTORS)
-
-
-def _fig8_models(models: pd.DataFrame, options: Mapping[str, Any]) -> pd.DataFrame:
+def fig8_shown(models: pd.DataFrame, options: Mapping[str, Any]) -> pd.DataFrame:
+    """The models fig8 shows (:func:`select_fig8_models` with the figure's options)."""
     return select_fig8_models(models, alpha=options["alpha"], fig8_models=options["fig8_models"],
                               focus_controls=options["focus_controls"])
 
 
-#: Every figure of the study: name -> how it is built (poster numbering; docs/study.md section 6).
-FIGURES: dict[str, FigureSpec] = {
-    "fig3": FigureSpec(fig3, ("models",), ("alpha",)),
-    "fig4": FigureSpec(fig4, ("models",), ("alpha",)),
-    "fig5": FigureSpec(fig5, ("models", "summary"), ("alpha",)),
-    "fig6": FigureSpec(fig6, ("pairs", "motif_file"), ("seq_len", "hexbin_gridsize", "distance_bin"),
-                       (*_STARTS, "interaction"), focus=True),
-    "fig7": FigureSpec(fig7, ("models",), ("alpha",)),
-    "fig8": FigureSpec(fig8, ("models", "pairs"), ("alpha", "fig8_models", "focus_controls"),
-                       ("loss_orig", "loss_main", "delta"), focus=True, pairs_of=_fig8_models),
-    "figS1": FigureSpec(figS1, ("pairs", "models"), ("hexbin_gridsize",), ("m_g", "m_t", "interaction")),
-    "figS2": FigureSpec(figS2, ("pairs", "models"), ("hexbin_gridsize",),
-                        ("m_g", "m_t", "true_m_g", "true_m_t", "interaction")),
-    "figS3": FigureSpec(figS3, ("models",)),
-    "figS4": FigureSpec(figS4, ("models",), ("alpha",)),
-    "figS5": FigureSpec(figS5, ("motif_file",), ("motifs",)),
-    "power": FigureSpec(power, ("power",), ("alpha",)),
-}
-
-
-def build(name: str, *, models: str | Path | None = None, summary: str | Path | None = None,
+def draw(name: str, *, models: str | Path | None = None, summary: str | Path | None = None,
           power: str | Path | None = None, pairs: Sequence[str | Path] = (),
           motif_file: str | Path | None = None, options: Mapping[str, Any]) -> Figure:
     """Read what figure ``name`` needs from the workflow's files and draw it.
@@ -1027,16 +953,16 @@ def build(name: str, *, models: str | Path | None = None, summary: str | Path | 
     Parameters
     ----------
     name : str
-        A key of :data:`FIGURES`.
+        A key of :data:`lookloss.figures.FIGURES`.
     models, summary, power : path, optional
         ``models.tsv``, ``summary.tsv`` and ``power.tsv``.
     pairs : sequence of path
         Test-pair Parquet files (``.../{control}/{padding}/{model}/test.parquet``); a
-        figure reads only those it shows (see :class:`FigureSpec`).
+        figure reads only those it shows (see :class:`lookloss.figures.FigureSpec`).
     motif_file : path, optional
         MEME motif file.
     options : mapping
-        At least the figure's :attr:`FigureSpec.all_options`.
+        At least the figure's :attr:`lookloss.figures.FigureSpec.all_options`.
 
     Returns
     -------
@@ -1046,6 +972,7 @@ def build(name: str, *, models: str | Path | None = None, summary: str | Path | 
         spec = FIGURES[name]
     except KeyError:
         raise ValueError(f"unknown figure {name!r}; known: {list(FIGURES)}") from None
+    drawing = globals()[spec.draw]
     missing = [option for option in spec.all_options if option not in options]
     if missing:
         raise ValueError(f"figure {name!r} needs the option(s) {missing}")
@@ -1062,13 +989,13 @@ def build(name: str, *, models: str | Path | None = None, summary: str | Path | 
         if spec.focus:
             where = {p: w for p, w in where.items() if w.control in options["focus_controls"]}
         if spec.pairs_of is not None:
-            shown = spec.pairs_of(data["models"], options)
+            shown = globals()[spec.pairs_of](data["models"], options)
             wanted = set(zip(shown["control"], shown["padding"], shown["model"], strict=True))
             where = {p: w for p, w in where.items() if tuple(w) in wanted}
         data["pairs"] = read_interactions(where, spec.pair_columns)
     if "motif_file" in spec.inputs:
         data["ppms"] = read_ppms(motif_file, options["motifs"], options["pseudocount"])
-    return spec.draw(**data, **{option: options[option] for option in spec.options})
+    return drawing(**data, **{option: options[option] for option in spec.options})
 
 
 def read_ppms(motif_file: str | Path, motifs: Mapping[str, str], pseudocount: float) -> dict[str, np.ndarray]:
@@ -1079,7 +1006,7 @@ def read_ppms(motif_file: str | Path, motifs: Mapping[str, str], pseudocount: fl
     return {role: smooth(ppms[name], pseudocount) for role, name in motifs.items()}
 
 
-def save(fig: Figure, pdf_path: str | Path, png_path: str | Path, dpi: int = 150) -> None:
+def save_figure(fig: Figure, pdf_path: str | Path, png_path: str | Path, dpi: int = 150) -> None:
     """Write ``fig`` as PDF and PNG, each atomically (temporary file, then rename).
 
     Dense layers drawn rasterized (hexbins) are rendered at ``dpi`` in the PDF too.

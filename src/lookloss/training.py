@@ -14,7 +14,7 @@ Precision: the model's floating dtype (float32 for :func:`lookloss.models.build`
 ``model.double()`` trains in float64) is the dtype of the data and of every step.
 
 Speed (``benchmarks/train_throughput.py``, ``BENCHMARKS.md``): the loop computes
-exactly what the textbook ``DataLoader`` loop (``benchmarks/textbook.py``) computes,
+exactly what the textbook ``DataLoader`` loop (``tests/textbook.py``) computes,
 but converts the data once to one float tensor and gathers batches with
 ``index_select``, uses the fused CPU Adam kernel, validates under ``inference_mode``
 in large chunks and, on the CPU, stops glibc from handing freed memory back to the

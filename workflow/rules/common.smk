@@ -5,7 +5,7 @@ from itertools import product
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from lookloss import layout, plots  # noqa: E402
+from lookloss import figures, layout  # noqa: E402
 from lookloss.config import ConfigError, check, training_job_settings  # noqa: E402
 from lookloss.devices import gpu_visible  # noqa: E402
 
@@ -19,7 +19,7 @@ SIM = config["simulation"]
 MODELS = config["models"]
 ENV = "../../envs/lookloss.yaml"
 # A model's folder: {stage}/{control}/{padding}/{arch}-l1_{l1}-seed_{seed}
-MODEL_DIR = "{control}/{padding}/" + layout.MODEL_PATTERN
+MODEL_DIR = f"{{control}}/{{padding}}/{layout.MODEL_PATTERN}"
 # The controls that figures about the additive truth (fig6, fig8) show: those with
 # exponent 1 (the study's negative control), or every control when none is additive.
 FOCUS_CONTROLS = [c for c in MODELS["controls"] if SIM["controls"][c]["exponent"] == 1] or list(
@@ -40,6 +40,12 @@ def results(*parts):
 def split_files(padding="{padding}"):
     """The simulated splits of one padding (a wildcard by default)."""
     return [results("simulation", padding, f"{split}.npz") for split in layout.SPLITS]
+
+
+def simulated_names(wildcards):
+    """The simulated files of one padding, relative to the results folder (as a manifest names them)."""
+    files = split_files(wildcards.padding) + pair_files(wildcards.padding)
+    return [str(Path(f).relative_to(RESULTS)) for f in files]
 
 
 def pair_files(padding="{padding}"):
@@ -137,7 +143,7 @@ def truth_files():
 
 
 def figure_inputs(spec):
-    """The files a figure reads (plots.FigureSpec.inputs), keyed as plots.build takes them."""
+    """The files a figure reads (figures.FigureSpec.inputs), keyed as plots.draw takes them."""
     files = {
         "models": results("tables", "models.tsv"),
         "summary": results("tables", "summary.tsv"),
@@ -150,4 +156,4 @@ def figure_inputs(spec):
 
 def figure_outputs():
     """PDF and PNG of every figure."""
-    return [results("figures", f"{name}.{ext}") for name in plots.FIGURES for ext in ("pdf", "png")]
+    return [results("figures", f"{name}.{ext}") for name in figures.FIGURES for ext in ("pdf", "png")]

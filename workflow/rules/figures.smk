@@ -1,5 +1,5 @@
 # Figures 3-8 and S1-S5 (docs/study.md section 6, poster numbering): one rule per figure,
-# named as its figure, generated from the figure table lookloss.plots.FIGURES (what
+# named as its figure, generated from the figure table lookloss.figures.FIGURES (what
 # each figure reads and which options it uses). `snakemake --cores 1 fig4` rebuilds
 # figures/fig4.{pdf,png}. A rule's params hold only the options its figure uses, so
 # changing one reruns just the figures that use it, nothing upstream. Captions for
@@ -21,7 +21,7 @@ rule figures:
         figure_outputs(),
 
 
-for figure, spec in plots.FIGURES.items():
+for figure, spec in figures.FIGURES.items():
 
     rule:
         name:

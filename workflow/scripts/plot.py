@@ -1,4 +1,4 @@
-"""Snakemake shim: draw the figure named like the rule (lookloss.plots.build) and save it."""
+"""Snakemake shim: draw the figure named like the rule (lookloss.plots.draw) and save it."""
 import sys
 import time
 from pathlib import Path
@@ -16,7 +16,7 @@ start = time.perf_counter()
 inputs = {name: smk.input[name] for name in smk.input.keys()}
 if isinstance(inputs.get("pairs"), str):  # a single file comes as a plain string
     inputs["pairs"] = [inputs["pairs"]]
-fig = plots.build(smk.rule, **inputs, options=dict(smk.params.options))
-plots.save(fig, smk.output.pdf, smk.output.png, dpi=int(smk.params.dpi))
+fig = plots.draw(smk.rule, **inputs, options=dict(smk.params.options))
+plots.save_figure(fig, smk.output.pdf, smk.output.png, dpi=int(smk.params.dpi))
 log.info("%s: %s and %s in %.1f s (options %s)", smk.rule, smk.output.pdf, smk.output.png,
          time.perf_counter() - start, dict(smk.params.options))
