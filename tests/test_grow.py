@@ -39,6 +39,7 @@ def test_any_prefix_of_the_order_fills_every_group_evenly(smoke_config):
     assert [i["seed"] for i in order] == sorted(i["seed"] for i in order)  # seed by seed
 
 
+@pytest.mark.slow
 def test_a_run_grows_across_calls_and_never_redoes_a_published_model(small, tmp_path):
     paper = tmp_path / "paper"
     first = grow.grow(small, paper, jobs=2, root=ROOT, limit=3)
@@ -69,6 +70,7 @@ def test_a_run_grows_across_calls_and_never_redoes_a_published_model(small, tmp_
     assert checkpoints.check_manifest(paper, small) == []
 
 
+@pytest.mark.slow
 def test_a_killed_job_is_trained_again_and_a_finished_one_only_published(small, tmp_path):
     results, paper = Path(small["results_dir"]), tmp_path / "paper"
     grow.grow(small, tmp_path / "elsewhere", jobs=2, root=ROOT, limit=2)  # two models finish in results
@@ -80,6 +82,7 @@ def test_a_killed_job_is_trained_again_and_a_finished_one_only_published(small, 
     assert set(manifest["models"]) == {grow.key(first), grow.key(second)}
 
 
+@pytest.mark.slow
 def test_other_data_or_a_corrupt_published_file_stop_it(small, tmp_path):
     paper = tmp_path / "paper"
     grow.grow(small, paper, jobs=1, root=ROOT, limit=1)

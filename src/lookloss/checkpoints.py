@@ -8,7 +8,7 @@ trained on, how many of the grid's models it holds (``complete`` once all), per 
 where it was trained (commit, device, CPU, threads, seconds: its ``metrics.json``),
 and the package versions and phase times of the run.
 
-A folder grows model by model (:func:`add_models`, which ``lookloss grow`` calls as
+A folder grows model by model (:func:`add_files`, which ``lookloss grow`` calls as
 each model finishes, so that the manifest is valid at every moment); :func:`publish`
 writes one from a finished run, with its tables and figures.
 
@@ -147,22 +147,23 @@ def publish(config: Mapping[str, Any], out: str | Path, root: str | Path = ".") 
     return manifest
 
 
-def add_models(folder: str | Path, results: str | Path, keys: Sequence[str], config: Mapping[str, Any],
-               digest: Mapping[str, str], root: str | Path = ".") -> dict[str, Any]:
-    """Publish finished models of ``results`` into ``folder`` and rewrite its manifest.
+def add_files(folder: str | Path, results: str | Path, names: Sequence[str], config: Mapping[str, Any],
+              digest: Mapping[str, str], root: str | Path = ".") -> dict[str, Any]:
+    """Publish files of ``results`` (finished models, tables) into ``folder`` and rewrite its manifest.
 
     The folder may be new, or hold some models of the same configuration (same
-    simulation, digest and training settings; else :class:`CheckpointError`). Each
-    model's files are copied atomically, ``metrics.json`` last, and then the manifest
-    is replaced atomically, so that at every moment the folder is a valid published
-    folder. Files already published keep the sha256 the manifest gave them.
+    simulation, digest and training settings; else :class:`CheckpointError`). The
+    files are copied atomically in the order given (a model's ``metrics.json`` last:
+    :func:`model_files`), and then the manifest is replaced atomically, so that at
+    every moment the folder is a valid published folder. Files already published
+    keep the sha256 the manifest gave them.
 
     Parameters
     ----------
     folder, results : path
-        The published folder and the results folder holding the finished models.
-    keys : sequence of str
-        The models to publish (:func:`model_key`).
+        The published folder and the results folder holding the files.
+    names : sequence of str
+        The files, relative to both folders.
     config : mapping
         The run's configuration, checked.
     digest : mapping
@@ -180,11 +181,10 @@ def add_models(folder: str | Path, results: str | Path, keys: Sequence[str], con
     if old is not None:
         check_fits(old, config, digest, folder)
     files = dict(old["files"]) if old else {}
-    for key in keys:
-        for name in model_files(*key.split("/")):
-            with io.atomic_path(folder / name) as tmp:
-                shutil.copyfile(Path(results, name), tmp)
-            files[name] = sha256(folder / name)
+    for name in names:
+        with io.atomic_path(folder / name) as tmp:
+            shutil.copyfile(Path(results, name), tmp)
+        files[name] = sha256(folder / name)
     manifest = _manifest(config, folder, files, digest, root, old.get("phases", {}) if old else {})
     io.write_json(folder / MANIFEST, manifest)
     return manifest

@@ -13,7 +13,7 @@ machines, from a clean checkout, with one command (``lookloss grow``):
    taken in :func:`grid_order`, so that a partial run holds about as many models of
    every control x padding x architecture.
 3. Each model is published the moment it is finished
-   (:func:`lookloss.checkpoints.add_models`): its files are copied and the manifest is
+   (:func:`lookloss.checkpoints.add_files`): its files are copied and the manifest is
    replaced, atomically, so the folder is valid at every moment and can be committed at
    any time. A model is finished when its ``metrics.json`` exists, which is written
    last; a killed job leaves none, and the model is trained again from the start.
@@ -130,7 +130,7 @@ def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str
     ready = [key(i) for i in order if finished(results, i, settings)]
     if ready:
         log.info("publishing %d model(s) finished earlier in %s", len(ready), results)
-        manifest = checkpoints.add_models(folder, results, ready, config, digest, root)
+        manifest = checkpoints.add_files(folder, results, _files(ready), config, digest, root)
     todo = [i for i in order if key(i) not in ready][:limit]
     total = len(grid_order(config))
     log.info("%s holds %d of %d models; training %d now, %d at a time",
@@ -138,6 +138,11 @@ def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str
     if todo:
         manifest = _train_and_publish(todo, config, folder, results, digest, jobs, root)
     return manifest if manifest is not None else checkpoints.read_manifest(folder)
+
+
+def _files(keys: Sequence[str]) -> list[str]:
+    """The files of these models (:func:`key`), each model's ``metrics.json`` last."""
+    return [name for k in keys for name in checkpoints.model_files(*k.split("/"))]
 
 
 def _read_and_verify(folder: Path, config: Mapping[str, Any], digest: Mapping[str, str]) -> dict[str, Any] | None:
@@ -182,7 +187,7 @@ def _train_and_publish(todo: Sequence[Mapping[str, Any]], config: Mapping[str, A
                     log.error("%s failed: %s (see %s)", key(identity), error, results / "logs" / "train")
                     failed.append(key(identity))
                     continue
-                manifest = checkpoints.add_models(folder, results, [key(identity)], config, digest, root)
+                manifest = checkpoints.add_files(folder, results, _files([key(identity)]), config, digest, root)
                 log.info("published %s: %d of %d models", key(identity), manifest["n_models"], manifest["n_grid"])
     if failed:
         raise RuntimeError(f"{len(failed)} model(s) failed to train (first: {failed[0]}); the others are published")

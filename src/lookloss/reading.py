@@ -1,0 +1,169 @@
+"""The study's answer from a published folder, as far as it has grown (``lookloss reading``).
+
+While the paper-scale run grows (:mod:`lookloss.grow`), the README shows the study's
+table for the models published so far. :func:`analyse_published` rebuilds the
+simulation, checks it and every model against the folder's manifest, analyses each
+published model once (:func:`lookloss.jobs.analyse_models`, the workflow's analysis
+job) and writes the study's tables (:func:`lookloss.jobs.write_tables`);
+:func:`reading_table` condenses them per control x padding, beside what the paper
+reported (:data:`PAPER`), and :func:`markdown` renders that for the README.
+
+Once the folder is complete, the workflow's checkpoint route
+(``presets/paper-checkpoints.yaml``) re-derives the same tables and every figure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lookloss import checkpoints, layout, stats
+
+log = logging.getLogger("lookloss")
+
+#: What the paper reported per control and padding (docs/study.md section 5), out of 45
+#: models each. ``None``: not reported. The paper gives the positive control's Spearman
+#: ρ as "−0.19 and −0.002" without naming the paddings; they are taken here in the order
+#: it uses for the negative control (valid, then same).
+PAPER: dict[tuple[str, str], dict[str, Any]] = {
+    ("neg", "valid"): {"paired": 1, "unpaired": 0, "magnitude": 45, "rho": 0.78},
+    ("neg", "same"): {"paired": 19, "unpaired": 0, "magnitude": 45, "rho": 0.40},
+    ("pos", "valid"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": -0.19},
+    ("pos", "same"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": -0.002},
+}
+#: Tests of the reading table, in column order, with their column in ``models.tsv``.
+TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude", "random-position": "p_randpos"}
+
+
+def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str | Path = ".") -> pd.DataFrame:
+    """Analyse every model the published ``folder`` holds; write and return ``models.tsv``.
+
+    The configuration's ``results_dir`` (relative to ``root``) receives the
+    simulation, a verified copy of each published model, its interaction tables and
+    statistics, and ``tables/``. A model analysed by an earlier call (its statistics
+    newer than its copy) is not analysed again.
+
+    Raises
+    ------
+    lookloss.checkpoints.CheckpointError
+        The folder holds no model, was published from other data or training, or a
+        file does not match its sha256.
+    """
+    import torch
+
+    from lookloss import grow, jobs
+
+    torch.set_num_threads(1)  # as the workflow's analysis jobs: the same numbers as its tables
+    results, folder = Path(root, config["results_dir"]), Path(folder)
+    manifest = checkpoints.read_manifest(folder)
+    digest = grow.ensure_simulation(config, results, root)
+    checkpoints.check_fits(manifest, config, digest, folder)
+    held = checkpoints.published_models(manifest, config)
+    if not held:
+        raise checkpoints.CheckpointError(f"{str(folder)!r} holds no model of this configuration's grid yet")
+    identities = [_identity(c, p, m) for c, p, m in held]
+    _import_new(folder, results, identities, manifest["files"])
+    for padding in config["models"]["paddings"]:
+        todo = [_analysis_job(results, i) for i in identities if i["padding"] == padding]
+        todo = [job for job in todo if not _analysed(job)]
+        if todo:
+            log.info("analysing %d %s model(s)", len(todo), padding)
+            pairs = {s: results / "simulation" / padding / f"{layout.pairs_name(s)}.npz" for s in layout.PAIR_SETS}
+            jobs.analyse_models(todo, pairs, log=log)
+    stats_paths = [_analysis_job(results, i)["stats"] for i in identities]
+    first = {}
+    for i in identities:
+        first.setdefault((i["control"], i["padding"]), _analysis_job(results, i)["tables"]["test"])
+    analysis = config["analysis"]
+    outs = {name: results / "tables" / f"{name}.tsv" for name in ("models", "summary", "consistency", "power")}
+    return jobs.write_tables(stats_paths, list(first.values()), analysis["alpha"], analysis["consistency_fraction"],
+                             {c: config["simulation"]["controls"][c] for c in config["models"]["controls"]}, outs)
+
+
+def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None) -> pd.DataFrame:
+    """Per control x padding: models, how many each test flags, Spearman ρ, medians; the paper beside.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        ``models.tsv`` (:func:`lookloss.jobs.write_tables`).
+    alpha : float
+        Significance level.
+    n_grid : int, optional
+        Models per control x padding in the full grid (the paper's 45), for the
+        paper's columns.
+    """
+    rows = []
+    for (control, padding), group in models.groupby(["control", "padding"], sort=True):
+        n = len(group)
+        row: dict[str, Any] = {"control": control, "padding": padding, "models": n}
+        for test, column in TESTS.items():
+            row[test] = f"{int((group[column] < alpha).sum())}/{n}"
+        rho, _ = stats.spearman(group["mean_abs_I"], group["test_mse"])
+        row["spearman_rho"] = f"{rho:.2f}" if n > 2 else "n/a"
+        row["median_test_mse"] = f"{group['test_mse'].median():.4f}"
+        row["median_epochs"] = f"{group['epochs_run'].median():g}"
+        paper = PAPER.get((control, padding), {})
+        of = f"/{n_grid or 45}"
+        for test in ("paired", "unpaired", "magnitude"):
+            value = paper.get(test)
+            row[f"paper_{test}"] = "n/r" if value is None else f"{value}{of}"
+        row["paper_rho"] = "n/r" if paper.get("rho") is None else f"{paper['rho']:g}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: Column headers of the README's table.
+HEADERS = {"control": "control", "padding": "padding", "models": "models", "paired": "paired",
+           "unpaired": "unpaired", "magnitude": "magnitude", "random-position": "random-position",
+           "spearman_rho": "ρ(\\|I\\|, MSE)", "median_test_mse": "median test MSE", "median_epochs": "median epochs",
+           "paper_paired": "paper: paired", "paper_unpaired": "paper: unpaired",
+           "paper_magnitude": "paper: magnitude", "paper_rho": "paper: ρ"}
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The reading table as a GitHub Markdown table."""
+    lines = ["| " + " | ".join(HEADERS[c] for c in table.columns) + " |",
+             "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _identity(control: str, padding: str, model: str) -> dict[str, Any]:
+    parsed = layout.parse_model_id(model)
+    return {"control": control, "padding": padding, "arch": parsed.arch, "l1": float(parsed.l1),
+            "seed": int(parsed.seed)}
+
+
+def _import_new(folder: Path, results: Path, identities: list[dict[str, Any]], listed: Mapping[str, str]) -> None:
+    """Copy (verified) the published models whose copy in ``results`` is missing or different."""
+    new, outs = [], []
+    for identity in identities:
+        paths = _analysis_job(results, identity)
+        names = checkpoints.model_files(identity["control"], identity["padding"], paths["model"].parent.name)
+        copies = [results / name for name in names]
+        if all(p.is_file() and checkpoints.sha256(p) == listed[n] for p, n in zip(copies, names, strict=True)):
+            continue
+        new.append(identity)
+        outs.append({"model": copies[0], "history": copies[1], "metrics": copies[2]})
+    if new:
+        checkpoints.import_models(folder, new, outs)
+
+
+def _analysis_job(results: Path, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """One model's analysis job, as :func:`lookloss.jobs.analyse_models` takes it."""
+    name = layout.model_id(identity["arch"], identity["l1"], identity["seed"])
+    models = results / layout.model_dir("models", identity["control"], identity["padding"], name)
+    out = results / layout.model_dir("interactions", identity["control"], identity["padding"], name)
+    return {"model": models / "model.pt", "metrics": models / "metrics.json", "identity": dict(identity),
+            "tables": {s: out / f"{s}.parquet" for s in layout.PAIR_SETS}, "stats": out / "stats.json"}
+
+
+def _analysed(job: Mapping[str, Any]) -> bool:
+    """Whether the job's outputs exist and are newer than its model."""
+    outputs = [job["stats"], *job["tables"].values()]
+    return all(p.is_file() for p in outputs) and min(p.stat().st_mtime for p in outputs) >= job["model"].stat().st_mtime

@@ -1,0 +1,102 @@
+"""The study's table from a published folder as it grows (lookloss.reading, ``lookloss reading``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lookloss import checkpoints, cli, grow, reading
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def models_table(**columns) -> pd.DataFrame:
+    rows = []
+    for k, (control, padding) in enumerate([("neg", "valid")] * 3 + [("pos", "same")] * 2):
+        rows.append({"control": control, "padding": padding, "test_mse": 1.0 + k, "mean_abs_I": 3.0 - k,
+                     "epochs_run": 100 + 10 * k, "p_paired": 0.01 if k in (0, 3, 4) else 0.5,
+                     "p_unpaired": 0.5, "p_magnitude": 0.001, "p_randpos": 0.2 if k else 0.04})
+    return pd.DataFrame(rows).assign(**columns)
+
+
+def test_the_reading_table_counts_each_test_per_group_beside_the_paper():
+    table = reading.reading_table(models_table(), alpha=0.05, n_grid=45).set_index(["control", "padding"])
+    neg, pos = table.loc[("neg", "valid")], table.loc[("pos", "same")]
+    assert (neg["models"], neg["paired"], neg["unpaired"], neg["magnitude"], neg["random-position"]) == (
+        3, "1/3", "0/3", "3/3", "1/3")
+    assert neg["spearman_rho"] == "-1.00"  # MSE rises as |I| falls
+    assert neg["median_test_mse"] == "2.0000" and neg["median_epochs"] == "110"
+    assert (neg["paper_paired"], neg["paper_rho"]) == ("1/45", "0.78")
+    assert (pos["paired"], pos["spearman_rho"], pos["paper_magnitude"]) == ("2/2", "n/a", "n/r")
+    text = reading.markdown(table.reset_index())
+    assert text.splitlines()[0].startswith("| control | padding | models | paired |")
+    assert len(text.splitlines()) == 2 + 2
+
+
+@pytest.fixture()
+def small(tmp_path, smoke_config):
+    config = copy.deepcopy(smoke_config)
+    config["results_dir"] = str(tmp_path / "results")
+    config["models"].update(archs=["arch1"], l1=[0.0001], seeds=[100, 200], paddings=["valid"], controls=["neg", "pos"])
+    config["training"].update(max_epochs=2)
+    return config
+
+
+@pytest.mark.slow
+def test_a_partial_folder_is_analysed_once_per_model(small, tmp_path):
+    paper = tmp_path / "paper"
+    grow.grow(small, paper, jobs=2, root=ROOT, limit=3)
+    reading_config = {**small, "results_dir": str(tmp_path / "reading")}
+    models = reading.analyse_published(reading_config, paper, root=ROOT)
+    assert len(models) == 3 and set(models["control"]) == {"neg", "pos"}
+    assert (tmp_path / "reading" / "tables" / "summary.tsv").is_file()
+    stats = sorted((tmp_path / "reading").rglob("stats.json"))
+    stamps = [p.stat().st_mtime_ns for p in stats]
+    again = reading.analyse_published(reading_config, paper, root=ROOT)
+    assert [p.stat().st_mtime_ns for p in stats] == stamps  # nothing analysed twice
+    pd.testing.assert_frame_equal(models, again)
+    with open(next(paper.rglob("model.pt")), "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(checkpoints.CheckpointError, match="does not match its sha256"):
+        reading.analyse_published({**small, "results_dir": str(tmp_path / "fresh")}, paper, root=ROOT)
+
+
+@pytest.mark.slow
+def test_the_reading_command_prints_the_table_and_can_publish_it(small, tmp_path, capsys):
+    paper = tmp_path / "paper"
+    grow.grow(small, paper, jobs=2, root=ROOT, limit=2)
+    (tmp_path / "c.yaml").write_text(
+        "models: {archs: [arch1], l1: [0.0001], seeds: [100, 200], paddings: [valid], controls: [neg, pos]}\n"
+        "training: {max_epochs: 2}\n")
+    args = ["reading", "--root", str(ROOT), "--configfile", str(ROOT / "presets" / "smoke.yaml"), str(tmp_path / "c.yaml"),
+            "--published", str(paper), "--results", str(tmp_path / "reading"), "--write-tables"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 of 4 models, partial") and "| neg | valid | 1 |" in out
+    manifest = json.loads((paper / "manifest.json").read_text())
+    assert "tables/models.tsv" in manifest["files"] and manifest["n_models"] == 2
+    assert len(pd.read_csv(paper / "tables" / "models.tsv", sep="\t")) == 2
+    assert cli.main([*args[:-5], "--published", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]) == 2
+    assert "nowhere/manifest.json' does not exist" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_the_readme_shows_the_table_of_the_published_tables():
+    """README "Results at paper scale" = lookloss.reading of paper/tables/models.tsv."""
+    models_tsv = ROOT / "paper" / "tables" / "models.tsv"
+    if not models_tsv.is_file():
+        pytest.skip("no paper-scale tables published yet")
+    manifest = json.loads((ROOT / "paper" / "manifest.json").read_text())
+    models = pd.read_csv(models_tsv, sep="\t")
+    expected = reading.markdown(reading.reading_table(models, manifest["config"]["analysis"]["alpha"], 45))
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- reading:start -->\n(.*?)<!-- reading:end -->", readme, re.S)
+    assert block, "README lacks the <!-- reading:start --> ... <!-- reading:end --> block"
+    assert expected in block.group(1)
+    n, grid = len(models), manifest["n_grid"]
+    state = "complete" if n == grid else "partial"
+    assert f"{n} of {grid} models, {state}" in block.group(1)
