@@ -36,6 +36,9 @@ def test_the_reading_table_counts_each_test_per_group_beside_the_paper():
     text = reading.markdown(table.reset_index())
     assert text.splitlines()[0].startswith("| control | padding | models | paired |")
     assert len(text.splitlines()) == 2 + 2
+    every = reading.reading_table(models_table(), 0.05, 45, [("neg", "valid"), ("neg", "same"), ("pos", "same")])
+    assert list(every["padding"]) == ["valid", "same", "same"] and list(every["models"]) == [3, 0, 2]
+    assert every.iloc[1]["paired"] == "–" and every.iloc[1]["paper_paired"] == "19/45"
 
 
 @pytest.fixture()
@@ -92,7 +95,9 @@ def test_the_readme_shows_the_table_of_the_published_tables():
         pytest.skip("no paper-scale tables published yet")
     manifest = json.loads((ROOT / "paper" / "manifest.json").read_text())
     models = pd.read_csv(models_tsv, sep="\t")
-    expected = reading.markdown(reading.reading_table(models, manifest["config"]["analysis"]["alpha"], 45))
+    grid = manifest["config"]["models"]
+    groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
+    expected = reading.markdown(reading.reading_table(models, manifest["config"]["analysis"]["alpha"], 45, groups))
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- reading:start -->\n(.*?)<!-- reading:end -->", readme, re.S)
     assert block, "README lacks the <!-- reading:start --> ... <!-- reading:end --> block"

@@ -93,8 +93,15 @@ def _reading(args: argparse.Namespace) -> None:
     grid = settings["models"]
     per_group = len(checkpoints.grid_models(settings)) // (len(grid["controls"]) * len(grid["paddings"]))
     state = "complete" if manifest["complete"] else "partial"
-    print(f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n")
-    print(reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group)), end="")
+    groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
+    text = (f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n\n"
+            + reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups)))
+    print(text, end="")
+    if args.readme is not None:
+        try:
+            reading.write_readme_block(args.readme, text)
+        except (OSError, ValueError) as error:
+            raise UsageError(str(error)) from None
 
 
 #: Bases a sequence may hold (either case: soft-masked sequences are read as they are).
@@ -351,6 +358,7 @@ def parser() -> argparse.ArgumentParser:
                       help="where the analysis goes (results/reading)")
     read.add_argument("--write-tables", action="store_true",
                       help="also publish models.tsv, summary.tsv and consistency.tsv into the published folder")
+    read.add_argument("--readme", type=Path, help="also write the table into this file's <!-- reading:start --> block")
     read.add_argument("--root", default=".", help="the repository (config.yaml); default: here")
     read.set_defaults(run=_reading)
     return top

@@ -30,10 +30,10 @@ log = logging.getLogger("lookloss")
 #: ρ as "−0.19 and −0.002" without naming the paddings; they are taken here in the order
 #: it uses for the negative control (valid, then same).
 PAPER: dict[tuple[str, str], dict[str, Any]] = {
-    ("neg", "valid"): {"paired": 1, "unpaired": 0, "magnitude": 45, "rho": 0.78},
-    ("neg", "same"): {"paired": 19, "unpaired": 0, "magnitude": 45, "rho": 0.40},
-    ("pos", "valid"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": -0.19},
-    ("pos", "same"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": -0.002},
+    ("neg", "valid"): {"paired": 1, "unpaired": 0, "magnitude": 45, "rho": "0.78"},
+    ("neg", "same"): {"paired": 19, "unpaired": 0, "magnitude": 45, "rho": "0.40"},
+    ("pos", "valid"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": "-0.19"},
+    ("pos", "same"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": "-0.002"},
 }
 #: Tests of the reading table, in column order, with their column in ``models.tsv``.
 TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude", "random-position": "p_randpos"}
@@ -84,7 +84,8 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
                              {c: config["simulation"]["controls"][c] for c in config["models"]["controls"]}, outs)
 
 
-def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None) -> pd.DataFrame:
+def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
+                  groups: list[tuple[str, str]] | None = None) -> pd.DataFrame:
     """Per control x padding: models, how many each test flags, Spearman ρ, medians; the paper beside.
 
     Parameters
@@ -96,23 +97,28 @@ def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None)
     n_grid : int, optional
         Models per control x padding in the full grid (the paper's 45), for the
         paper's columns.
+    groups : list of (control, padding), optional
+        Every group to show, in order, also those without a model yet (default: the
+        groups ``models`` holds).
     """
+    held = dict(list(models.groupby(["control", "padding"], sort=True)))
     rows = []
-    for (control, padding), group in models.groupby(["control", "padding"], sort=True):
+    for control, padding in groups or list(held):
+        group = held.get((control, padding), models.iloc[:0])
         n = len(group)
         row: dict[str, Any] = {"control": control, "padding": padding, "models": n}
         for test, column in TESTS.items():
-            row[test] = f"{int((group[column] < alpha).sum())}/{n}"
+            row[test] = f"{int((group[column] < alpha).sum())}/{n}" if n else "–"
         rho, _ = stats.spearman(group["mean_abs_I"], group["test_mse"])
         row["spearman_rho"] = f"{rho:.2f}" if n > 2 else "n/a"
-        row["median_test_mse"] = f"{group['test_mse'].median():.4f}"
-        row["median_epochs"] = f"{group['epochs_run'].median():g}"
+        row["median_test_mse"] = f"{group['test_mse'].median():.4f}" if n else "–"
+        row["median_epochs"] = f"{group['epochs_run'].median():g}" if n else "–"
         paper = PAPER.get((control, padding), {})
         of = f"/{n_grid or 45}"
         for test in ("paired", "unpaired", "magnitude"):
             value = paper.get(test)
             row[f"paper_{test}"] = "n/r" if value is None else f"{value}{of}"
-        row["paper_rho"] = "n/r" if paper.get("rho") is None else f"{paper['rho']:g}"
+        row["paper_rho"] = paper.get("rho", "n/r")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -131,6 +137,24 @@ def markdown(table: pd.DataFrame) -> str:
              "|" + "|".join("---" for _ in table.columns) + "|"]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+#: The README's block that :func:`write_readme_block` fills.
+README_BLOCK = ("<!-- reading:start -->\n", "<!-- reading:end -->")
+
+
+def write_readme_block(path: str | Path, text: str) -> None:
+    """Replace what stands between the reading markers of ``path`` (a README) with ``text``."""
+    from lookloss import io
+
+    content = Path(path).read_text()
+    start, end = README_BLOCK
+    if content.count(start) != 1 or content.count(end) != 1 or content.index(start) > content.index(end):
+        raise ValueError(f"{str(path)!r} needs one {start.strip()} ... {end} block")
+    before, rest = content.split(start)
+    after = rest.split(end)[1]
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(before + start + text + end + after)
 
 
 def _identity(control: str, padding: str, model: str) -> dict[str, Any]:
