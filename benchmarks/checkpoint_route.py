@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="lookloss-route-") as tmp:
         tmp = Path(tmp)
-        settings = config.check(config.load([ROOT / "config.yaml"]), base_dir=ROOT)
+        settings = config.check(config.read_files([ROOT / "config.yaml"]), base_dir=ROOT)
         settings["results_dir"] = str(tmp / "trained")
         stand_in(settings, tmp / "trained")
         checkpoints.publish(settings, tmp / "published", root=ROOT)

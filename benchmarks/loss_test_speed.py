@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     from lookloss import config, inference, io, layout, models, motifs, simulation, training
 
     torch.set_num_threads(args.threads)
-    settings = config.check(config.load([ROOT / "config.yaml"]), base_dir=ROOT)
+    settings = config.check(config.read_files([ROOT / "config.yaml"]), base_dir=ROOT)
     settings["simulation"]["n_test"] = args.sequences
     sim = simulation.Simulation.from_config(settings["simulation"], base_dir=ROOT)
     codes = simulation.simulate_sequences(sim, args.sequences, simulation.stream(sim.seed, 2))["codes"]

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def smoke_config() -> dict:
     """config.yaml merged with presets/smoke.yaml, checked and completed with the schema's defaults."""
-    return cfg.check(cfg.load([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
+    return cfg.check(cfg.read_files([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
 
 
 @pytest.fixture(scope="session")

@@ -186,7 +186,7 @@ def test_models_from_a_published_run_give_the_same_analysis(smoke_run, tmp_path)
     # lookloss reading (no Snakemake, the route of a partial folder) gives the same tables
     from lookloss import config, reading
 
-    settings = config.check(config.load([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
+    settings = config.check(config.read_files([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
     settings["results_dir"] = str(tmp_path / "reading")
     reading.analyse_published(settings, published, root=ROOT)
     for name in ("models", "summary", "consistency", "power"):

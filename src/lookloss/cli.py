@@ -260,7 +260,7 @@ def _config(root: Path, configfiles: Sequence[Path]) -> dict:
     if missing:
         raise UsageError(f"config file(s) {missing} do not exist")
     try:
-        return config.check(config.load(files), base_dir=root)
+        return config.check(config.read_files(files), base_dir=root)
     except config.ConfigError as error:
         raise UsageError(str(error)) from None
 

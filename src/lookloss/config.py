@@ -182,7 +182,7 @@ def training_job_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config["training"].items() if key not in FUSION_KEYS}
 
 
-def load(paths: list[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def read_files(paths: list[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Merge YAML files (later ones win, nested keys merged) and optional overrides."""
     merged: dict[str, Any] = {}
     for path in paths:

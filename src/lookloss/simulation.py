@@ -420,7 +420,7 @@ def _shuffled_null(sim: Simulation, padding: str, idx: np.ndarray, g: np.ndarray
     return pair_arrays(sim, padding, idx, g, t, seqs, y)
 
 
-def summarise(data: dict[str, dict[str, np.ndarray]], controls: tuple[str, ...]) -> pd.DataFrame:
+def summary_table(data: dict[str, dict[str, np.ndarray]], controls: tuple[str, ...]) -> pd.DataFrame:
     """Counts and mean λ per split and motif category, and the size of every pair set.
 
     Returns
@@ -461,6 +461,6 @@ def write(sim: Simulation, padding: str, outdir: str | Path) -> pd.DataFrame:
     data = simulate(sim, padding)
     for key, arrays in data.items():
         io.save_npz(outdir / f"{key}.npz", arrays)
-    summary = summarise(data, tuple(sim.controls))
+    summary = summary_table(data, tuple(sim.controls))
     io.write_tsv(outdir / "summary.tsv", summary)
     return summary
