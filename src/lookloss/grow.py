@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,24 +126,36 @@ def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str
     settings = training_job_settings(config)
     digest = ensure_simulation(config, results, root)
     manifest = _read_and_verify(folder, config, digest)
+    publisher = _Publisher(config, folder, results, digest, root)
     published = set(manifest["models"]) if manifest else set()
     order = [i for i in grid_order(config) if key(i) not in published]
     ready = [key(i) for i in order if finished(results, i, settings)]
     if ready:
         log.info("publishing %d model(s) finished earlier in %s", len(ready), results)
-        manifest = checkpoints.add_files(folder, results, _files(ready), config, digest, root)
+        manifest = publisher.publish(ready)
     todo = [i for i in order if key(i) not in ready][:limit]
     total = len(grid_order(config))
     log.info("%s holds %d of %d models; training %d now, %d at a time",
              folder, total - len(order) + len(ready), total, len(todo), jobs)
     if todo:
-        manifest = _train_and_publish(todo, config, folder, results, digest, jobs, root)
+        manifest = _train_and_publish(todo, publisher, jobs)
     return manifest if manifest is not None else checkpoints.read_manifest(folder)
 
 
-def _files(keys: Sequence[str]) -> list[str]:
-    """The files of these models (:func:`key`), each model's ``metrics.json`` last."""
-    return [name for k in keys for name in checkpoints.model_files(*k.split("/"))]
+@dataclass(frozen=True)
+class _Publisher:
+    """Where finished models go: :func:`lookloss.checkpoints.add_files` with this run's settings."""
+
+    config: Mapping[str, Any]
+    folder: Path
+    results: Path
+    digest: Mapping[str, str]
+    root: str | Path
+
+    def publish(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Publish the finished models ``keys`` (:func:`key`); the new manifest."""
+        files = [name for k in keys for name in checkpoints.model_files(*k.split("/"))]  # metrics.json last
+        return checkpoints.add_files(self.folder, self.results, files, self.config, self.digest, self.root)
 
 
 def _read_and_verify(folder: Path, config: Mapping[str, Any], digest: Mapping[str, str]) -> dict[str, Any] | None:
@@ -159,9 +172,9 @@ def _read_and_verify(folder: Path, config: Mapping[str, Any], digest: Mapping[st
     return manifest
 
 
-def _train_and_publish(todo: Sequence[Mapping[str, Any]], config: Mapping[str, Any], folder: Path, results: Path,
-                       digest: Mapping[str, str], jobs: int, root: str | Path) -> dict[str, Any] | None:
+def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher, jobs: int) -> dict[str, Any] | None:
     """Train ``todo`` in order, ``jobs`` at a time; publish each as it ends. Failures are raised at the end."""
+    config, results = publisher.config, publisher.results
     settings = training_job_settings(config)
     splits = {padding: {s: results / "simulation" / padding / f"{s}.npz" for s in layout.SPLITS}
               for padding in config["models"]["paddings"]}
@@ -187,7 +200,7 @@ def _train_and_publish(todo: Sequence[Mapping[str, Any]], config: Mapping[str, A
                     log.error("%s failed: %s (see %s)", key(identity), error, results / "logs" / "train")
                     failed.append(key(identity))
                     continue
-                manifest = checkpoints.add_files(folder, results, _files([key(identity)]), config, digest, root)
+                manifest = publisher.publish([key(identity)])
                 log.info("published %s: %d of %d models", key(identity), manifest["n_models"], manifest["n_grid"])
     if failed:
         raise RuntimeError(f"{len(failed)} model(s) failed to train (first: {failed[0]}); the others are published")
@@ -197,7 +210,7 @@ def _train_and_publish(todo: Sequence[Mapping[str, Any]], config: Mapping[str, A
 def _train_job(splits: Mapping[str, Path], out: Mapping[str, Path], identity: Mapping[str, Any],
                settings: Mapping[str, Any], log_path: Path) -> dict[str, Any]:
     """One training in a worker process: one thread, its log in ``log_path`` only."""
-    from lookloss.logs import job_logger
     from lookloss.jobs import train_model
+    from lookloss.logs import job_logger
 
     return train_model(splits, out, identity, settings, threads=1, log=job_logger(str(log_path), echo=False))

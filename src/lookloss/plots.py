@@ -28,6 +28,7 @@ and the p-values of its test.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,18 @@ from matplotlib.textpath import TextPath
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 from matplotlib.transforms import Affine2D
 
+from lookloss.figures import FIGURES
+
 # scipy is imported where it is used: the workflow imports this module (its figure
 # table) at start-up, and scipy.stats would add more than a second to every start.
-
 from lookloss.io import atomic_path
-from lookloss.figures import FIGURES
-from lookloss.layout import ALPHABET, PADDINGS, ROLE_FACTORS, parse_model_path, start_key
+from lookloss.layout import (
+    ALPHABET,
+    PADDINGS,
+    ROLE_FACTORS,
+    parse_model_path,
+    start_key,
+)
 
 CONTROL_ORDER = ["neg", "pos"]
 CONTROL_LABEL = {"neg": "negative control (additive)", "pos": "positive control (super-additive)"}
@@ -216,11 +223,12 @@ def _sort_models(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
 
 
-def _scatter_models(ax: Axes, x, y, frame: pd.DataFrame, alpha: float,
+def _scatter_models(ax: Axes, xy: tuple, frame: pd.DataFrame, alpha: float,
                     filled: np.ndarray | None = None, **kwargs) -> None:
+    """One point per model at ``xy`` = (x, y), coloured by its paired test; hollow where not ``filled``."""
     colours = _model_colours(frame, alpha)
     filled = np.ones(len(frame), bool) if filled is None else np.asarray(filled, bool)
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    x, y = (np.asarray(v, float) for v in xy)
     for fill in (True, False):
         keep = filled == fill
         if keep.any():
@@ -263,9 +271,13 @@ def _central(values: np.ndarray, coverage: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _hexbin(fig: Figure, ax: Axes, x, y, hexbin_gridsize: int, coverage: float = 0.99,
-            clip_x: bool = True) -> int:
-    """Log-count hexbin of the pairs inside the central ``coverage`` of x and y.
+#: The share of the pairs a hexbin panel shows: the central 99% on each axis.
+COVERAGE = 0.99
+
+
+def _hexbin(ax: Axes, x, y, hexbin_gridsize: int, clip_x: bool = True) -> int:
+    """Log-count hexbin of the pairs inside the central :data:`COVERAGE` of x (unless not
+    ``clip_x``) and of y.
 
     A panel with fewer than :data:`SCATTER_BELOW` pairs is drawn as translucent points
     instead, all of them. Returns the number of pairs drawn; the layer is rasterized so
@@ -280,8 +292,8 @@ def _hexbin(fig: Figure, ax: Axes, x, y, hexbin_gridsize: int, coverage: float =
     if x.size < SCATTER_BELOW:
         ax.scatter(x, y, s=9, alpha=0.45, color=BLUE, linewidths=0, rasterized=True)
         return int(x.size)
-    xlo, xhi = _central(x, coverage if clip_x else 1.0)
-    ylo, yhi = _central(y, coverage)
+    xlo, xhi = _central(x, COVERAGE if clip_x else 1.0)
+    ylo, yhi = _central(y, COVERAGE)
     inside = (x >= xlo) & (x <= xhi) & (y >= ylo) & (y <= yhi)
     hb = ax.hexbin(x[inside], y[inside], gridsize=hexbin_gridsize, norm=LogNorm(), mincnt=1,
                    cmap="viridis", extent=(xlo, xhi, ylo, yhi), linewidths=0.0)
@@ -290,7 +302,7 @@ def _hexbin(fig: Figure, ax: Axes, x, y, hexbin_gridsize: int, coverage: float =
     hb.set_rasterized(True)
     ax.set_xlim(xlo, xhi)
     ax.set_ylim(ylo, yhi)
-    bar = fig.colorbar(hb, ax=ax, label="pairs per hexagon", pad=0.01, fraction=0.05)
+    bar = ax.figure.colorbar(hb, ax=ax, label="pairs per hexagon", pad=0.01, fraction=0.05)
     bar.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     bar.ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     bar.ax.yaxis.set_minor_formatter(NullFormatter())
@@ -324,7 +336,7 @@ def fig3(models: pd.DataFrame, *, alpha: float) -> Figure:
         ax.errorbar(x + 0.15, group["mean_abs_I_shuffled"], yerr=group["sem_abs_I_shuffled"],
                     fmt="s", markersize=3.5, color=GREY, elinewidth=0.8, capsize=1.5, zorder=2)
         _errorbars(ax, x, group["mean_abs_I"], group["sem_abs_I"], _model_colours(group, alpha))
-        _scatter_models(ax, x, group["mean_abs_I"], group, alpha, filled=sig, s=18)
+        _scatter_models(ax, (x, group["mean_abs_I"]), group, alpha, filled=sig, s=18)
         values = np.concatenate([group["mean_abs_I"], group["mean_abs_I_shuffled"]]).astype(float)
         values = values[np.isfinite(values)]
         if values.size and values.min() > 0 and values.max() / values.min() > 30:
@@ -372,8 +384,8 @@ def fig4(models: pd.DataFrame, *, alpha: float) -> Figure:
         x = group["r_I_main"].astype(float)
         ax.axhline(0, color=GREY, linewidth=0.8, zorder=0)
         _errorbars(ax, x, group["mean_delta"], group["sem_delta"], _model_colours(group, alpha))
-        _scatter_models(ax, x, group["mean_delta"], group, alpha)
-        _scatter_models(ax, x, group["median_delta"], group, alpha,
+        _scatter_models(ax, (x, group["mean_delta"]), group, alpha)
+        _scatter_models(ax, (x, group["median_delta"]), group, alpha,
                         filled=np.zeros(len(group), bool), marker="D", s=16)
         n_sig = int(flagged(group, alpha).sum())
         ax.set_xlabel(r"Pearson r(I, $M_G + M_T$) over test pairs")
@@ -409,7 +421,7 @@ def fig5(models: pd.DataFrame, summary: pd.DataFrame | None = None, *, alpha: fl
     fig, axes = _grid(controls, paddings)
     for ax, control, padding, group in _panel_groups(models, axes, controls, paddings):
         rho, p = _spearman(group, summary, control, padding)
-        _scatter_models(ax, group["mean_abs_I"], group["test_mse"], group, alpha)
+        _scatter_models(ax, (group["mean_abs_I"], group["test_mse"]), group, alpha)
         ax.set_xlabel("mean |I| on test pairs (counts)")
         ax.set_ylabel(f"test-set MSE ({LOSS_UNIT})", fontsize=8)
         rho_text = f"{rho:.2f}" if np.isfinite(rho) else "n/a"
@@ -460,7 +472,7 @@ def fig6(pairs: pd.DataFrame, ppms: Mapping[str, np.ndarray], *, seq_len: int, h
         distance = np.maximum.reduce([centre_distance(group[start_key(role)], ppm.shape[1], seq_len)
                                       for role, ppm in ppms.items()])
         interaction = group["interaction"].to_numpy(float)
-        _hexbin(fig, ax, distance, interaction, hexbin_gridsize, clip_x=False)
+        _hexbin(ax, distance, interaction, hexbin_gridsize, clip_x=False)
         edges = np.arange(0.0, distance.max() + distance_bin, distance_bin)
         if edges.size < 2:
             edges = np.array([0.0, distance_bin])
@@ -509,7 +521,7 @@ def fig7(models: pd.DataFrame, *, alpha: float) -> Figure:
     for ax, control, padding, group in _panel_groups(models, axes, controls, paddings):
         x, y = group["median_delta"].astype(float), group["median_delta_train"].astype(float)
         _identity_line(ax, x, y)
-        _scatter_models(ax, x, y, group, alpha)
+        _scatter_models(ax, (x, y), group, alpha)
         above = int((y > x).sum())
         ax.set_xlabel("median Δ on test pairs\n(" + LOSS_UNIT + ")", fontsize=8)
         ax.set_ylabel("median Δ on training pairs\n(" + LOSS_UNIT + ")", fontsize=8)
@@ -693,10 +705,10 @@ def figS1(pairs: pd.DataFrame, models: pd.DataFrame | None = None, *, hexbin_gri
     -------
     matplotlib.figure.Figure
     """
-    return _pair_hexbins(
-        pairs, lambda g: g["m_g"] + g["m_t"], lambda g: g["interaction"], models, "r_I_main",
-        r"$M_G + M_T$ (counts)", "interaction I (counts)", hexbin_gridsize,
-        "Fig. S1  Interaction vs summed main effects (test pairs, all models pooled)")
+    panels = _PairPanels(lambda g: g["m_g"] + g["m_t"], lambda g: g["interaction"], r"$M_G + M_T$ (counts)",
+                         "interaction I (counts)", "r_I_main",
+                         "Fig. S1  Interaction vs summed main effects (test pairs, all models pooled)")
+    return _pair_hexbins(pairs, models, panels, hexbin_gridsize)
 
 
 def figS2(pairs: pd.DataFrame, models: pd.DataFrame | None = None, *, hexbin_gridsize: int) -> Figure:
@@ -716,23 +728,37 @@ def figS2(pairs: pd.DataFrame, models: pd.DataFrame | None = None, *, hexbin_gri
     -------
     matplotlib.figure.Figure
     """
-    return _pair_hexbins(
-        pairs, lambda g: g["interaction"],
-        lambda g: (g["true_m_g"] + g["true_m_t"]) - (g["m_g"] + g["m_t"]), models, "r_I_main_error",
-        "interaction I (counts)",
-        "main-effect error (counts):\n" + r"true − predicted $M_G + M_T$", hexbin_gridsize,
-        "Fig. S2  Main-effect error vs interaction (test pairs, all models pooled)")
+    panels = _PairPanels(lambda g: g["interaction"], lambda g: (g["true_m_g"] + g["true_m_t"]) - (g["m_g"] + g["m_t"]),
+                         "interaction I (counts)", "main-effect error (counts):\n" + r"true − predicted $M_G + M_T$",
+                         "r_I_main_error", "Fig. S2  Main-effect error vs interaction (test pairs, all models pooled)")
+    return _pair_hexbins(pairs, models, panels, hexbin_gridsize)
 
 
-def _pair_hexbins(pairs: pd.DataFrame, fx: Callable, fy: Callable, models: pd.DataFrame | None,
-                  r_column: str, xlabel: str, ylabel: str, hexbin_gridsize: int, title: str) -> Figure:
+@dataclass(frozen=True)
+class _PairPanels:
+    """What a pooled-pair hexbin figure plots: x and y of each pair (functions of a panel's
+    pairs), their labels, the per-model Pearson r column of ``models.tsv`` and the title."""
+
+    x: Callable[[pd.DataFrame], pd.Series]
+    y: Callable[[pd.DataFrame], pd.Series]
+    xlabel: str
+    ylabel: str
+    r_column: str
+    title: str
+
+
+def _pair_hexbins(pairs: pd.DataFrame, models: pd.DataFrame | None, panels: _PairPanels,
+                  hexbin_gridsize: int) -> Figure:
     from lookloss.stats import pearson
+
+    fx, fy, xlabel, ylabel, r_column, title = (panels.x, panels.y, panels.xlabel, panels.ylabel, panels.r_column,
+                                               panels.title)
 
     controls, paddings = _panels(pairs)
     fig, axes = _grid(controls, paddings, size=(4.2, 3.2))
     for ax, control, padding, group in _panel_groups(pairs, axes, controls, paddings):
         x, y = fx(group).to_numpy(float), fy(group).to_numpy(float)
-        _hexbin(fig, ax, x, y, hexbin_gridsize)
+        _hexbin(ax, x, y, hexbin_gridsize)
         ax.axhline(0, color="white", linewidth=0.6, linestyle=":")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel, fontsize=8)
@@ -821,7 +847,7 @@ def figS4(models: pd.DataFrame, *, alpha: float) -> Figure:
         y = group["median_delta"].astype(float)
         sig = group["p_randpos"].astype(float).to_numpy() < alpha
         _identity_line(ax, x, y)
-        _scatter_models(ax, x, y, group, alpha, filled=sig)
+        _scatter_models(ax, (x, y), group, alpha, filled=sig)
         ax.set_xlabel("median Δ at random positions\n(" + LOSS_UNIT + ")", fontsize=8)
         ax.set_ylabel("median Δ on test pairs\n(" + LOSS_UNIT + ")", fontsize=8)
         _note(ax, [f"n = {len(group)} models",
