@@ -9,33 +9,32 @@
 #   LOOKLOSS_COMMIT=<commit> bash gpu/session.sh SECONDS PHASE...
 #
 # SECONDS: the whole command's budget. Every phase is given at most what is left of it
-# (less 60 s for the packing); a phase that trains stops its Snakemake run (SIGTERM:
-# nothing half-written, fused groups keep their snapshots), and the same command goes
-# on from there on the same machine. PHASES, in the order given:
-#   carried     results of an earlier box were unpacked here (paper.tar.gz, the
-#               snapshots.tar.gz parts): rebuild the simulation (the same bytes) and keep
-#               the finished models and the snapshots; the carried job benchmarks move to
-#               results/gpu/benchmarks-carried (their phase spans: phases-carried.json)
+# (less 60 s for the packing); a phase that trains is stopped at the deadline (SIGTERM:
+# what was published stays published, fused groups keep their snapshots), and the same
+# command goes on from there. PHASES, in the order given:
 #   check       pytest tests/test_cuda.py -> results/gpu/cuda_check.xml; if a check fails,
-#               the session goes on but publishes nothing
+#               the session goes on but trains nothing into the published folders
 #   throughput  benchmarks/gpu_study.py  -> results/gpu/gpu_study.json (per-process vs fused)
-#   study       the default study in results/ -> results/gpu/gpu_study.json (wall, phases)
-#   publish     lookloss publish --out paper (when the study is complete)
-#   power       presets/power.yaml in results/power, then published to paper/power
+#   study       lookloss grow --into paper: the models paper/ lacks, one fused job per
+#               padding x architecture, each published as it ends (src/lookloss/grow.py)
+#   publish     once paper/ is complete: every table and figure from it
+#               (presets/paper-checkpoints.yaml), added to paper/ by lookloss publish
+#   power       the same two steps for presets/power.yaml into paper/power
 # LOOKLOSS_COMMIT names the commit when the copy has no .git (the manifests record it).
 # SMOKE=1 runs every phase tiny, on any machine (the smoke preset, a 4-model sweep, the
-# checks on the CPU when there is no GPU): a rehearsal before spending GPU time.
+# checks on the CPU when there is no GPU), publishing into results/gpu/ instead of
+# paper/: a rehearsal before spending GPU time.
 # At the end (also after a failure) the small outputs are packed into $OUT (default
-# ./gpu-out), each file under 16 MiB: gpu.tar.gz (JSON, logs, job benchmarks),
-# paper.tar.gz and power.tar.gz (the published folders, or the finished models of an
-# unfinished run) and snapshots.tar.gz.part-* (an unfinished run's snapshots; join the
-# parts with cat). No .npz or .parquet.
+# ./gpu-out), each file under 16 MiB: gpu.tar.gz (JSON, logs), paper.tar.gz and
+# power.tar.gz (the published folders) and snapshots.tar.gz.part-* (unfinished fused
+# groups' snapshots; join the parts with cat, unpack, and the next session resumes them).
+# No .npz or .parquet.
 set -euo pipefail
 budget=${1:?usage: session.sh SECONDS PHASE...}
 shift
 deadline=$(( $(date +%s) + budget ))
 for phase in "$@"; do
-    case $phase in carried|check|throughput|study|publish|power) ;; *) echo "unknown phase $phase"; exit 2 ;; esac
+    case $phase in check|throughput|study|publish|power) ;; *) echo "unknown phase $phase"; exit 2 ;; esac
 done
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT" results/gpu
@@ -57,13 +56,15 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 smoke=()       # options of gpu_study.py
 study=()       # config files of the study
 results=results
-power=(--configfile presets/power.yaml)
+paper=paper
+power=(presets/power.yaml)
 power_results=results/power
 if [ "${SMOKE:-0}" = 1 ]; then
     smoke=(--smoke)
-    study=(--configfile presets/smoke.yaml)
+    study=(presets/smoke.yaml)
     results=results/smoke
-    power=(--configfile presets/power.yaml results/gpu/power-smoke.yaml)
+    paper=results/gpu/paper-smoke
+    power=(presets/power.yaml results/gpu/power-smoke.yaml)
     power_results=results/power-smoke
     printf '%s\n' 'results_dir: results/power-smoke' 'simulation: {n_train: 1000, n_test: 600}' \
         'models: {archs: [arch1], seeds: [100], controls: [e1, e1.5]}' 'training: {max_epochs: 2}' \
@@ -73,18 +74,10 @@ fi
 pack() {
     set +e
     local small=(--exclude='*.npz' --exclude='*.parquet' --exclude='*.pdf' --exclude='snapshots')
-    tar czf "$OUT/gpu.tar.gz" "${small[@]}" results/gpu "$results"/{logs,benchmarks} "$power_results"/{logs,benchmarks} \
-        2>/dev/null
-    if [ -f paper/manifest.json ]; then
-        tar czf "$OUT/paper.tar.gz" "${small[@]}" --exclude=paper/power paper
-    else
-        tar czf "$OUT/paper.tar.gz" "${small[@]}" "$results"/{models,tables,figures} 2>/dev/null
-    fi
-    if [ -f paper/power/manifest.json ]; then
-        tar czf "$OUT/power.tar.gz" "${small[@]}" paper/power
-    else
-        tar czf "$OUT/power.tar.gz" "${small[@]}" "$power_results"/{models,tables,figures} 2>/dev/null
-    fi
+    tar czf "$OUT/gpu.tar.gz" "${small[@]}" --exclude=results/gpu/rederived --exclude="$paper" results/gpu \
+        "$results"/logs "$power_results"/logs 2>/dev/null
+    [ -f "$paper/manifest.json" ] && tar czf "$OUT/paper.tar.gz" "${small[@]}" --exclude="$paper/power" "$paper"
+    [ -f "$paper/power/manifest.json" ] && tar czf "$OUT/power.tar.gz" "${small[@]}" "$paper/power"
     # snapshots of unfinished fused groups (a few MB each): in parts under the 16 MiB limit
     local snapshots=()
     for folder in "$results/snapshots" "$power_results/snapshots"; do
@@ -96,10 +89,23 @@ pack() {
 }
 trap pack EXIT
 
-sweep() {  # snakemake with a deadline; SIGTERM lets it remove what its jobs left unfinished
-    python3 -m snakemake --unlock "$@" >/dev/null 2>&1 || true
+grow() {  # the models the published folder $1 lacks (config files after it), stopped at the deadline
+    local into=$1
+    shift
     enough 60 || return 0
-    bounded python3 -m snakemake --cores all --rerun-incomplete "$@" || echo "snakemake stopped (status $?)"
+    checks_passed || { echo "nothing trained into $into: a CUDA check failed"; return 0; }
+    bounded python3 -m lookloss.cli grow --configfile "$@" --into "$into" --jobs 6 || echo "grow stopped (status $?)"
+}
+
+complete() {  # once the published folder $1 is complete: its tables and figures, added to it
+    local into=$1
+    shift
+    python3 -c "import json, sys; sys.exit(not json.load(open(sys.argv[1]))['complete'])" "$into/manifest.json" \
+        2>/dev/null || { echo "$into is not complete yet: nothing to publish"; return 0; }
+    printf 'models: {checkpoints: %s}\nresults_dir: results/gpu/rederived\n' "$into" > results/gpu/rederive.yaml
+    bounded python3 -m snakemake --cores all --configfile "$@" results/gpu/rederive.yaml \
+        && bounded python3 -m lookloss.cli publish --configfile "$@" results/gpu/rederive.yaml --out "$into" \
+        || echo "not published: the tables and figures of $into did not finish"
 }
 
 checks_passed() {  # no check, or every check passed
@@ -111,15 +117,6 @@ sys.exit(int(suite.get('failures')) + int(suite.get('errors')) > 0)"
 for phase in "$@"; do
     echo "== $phase ($(left 0) s left)"
     case $phase in
-        carried)
-            if [ -d "$results/benchmarks" ]; then  # kept aside: their times would say when they were unpacked
-                python3 -c "import json, sys; from lookloss.checkpoints import phase_spans
-json.dump(phase_spans(sys.argv[1]), open('results/gpu/phases-carried.json', 'w'), indent=2)" "$results"
-                rm -rf results/gpu/benchmarks-carried && mv "$results/benchmarks" results/gpu/benchmarks-carried
-            fi
-            bounded python3 -m snakemake --cores all "${study[@]}" --until simulate
-            # the carried models must be newer than the rebuilt simulation, or Snakemake retrains them
-            find "$results/models" -type f -exec touch {} + ;;
         check)
             if enough 30; then
                 bounded python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py --junitxml results/gpu/cuda_check.xml \
@@ -127,23 +124,8 @@ json.dump(phase_spans(sys.argv[1]), open('results/gpu/phases-carried.json', 'w')
             fi ;;
         throughput) ! enough 30 || bounded python3 benchmarks/gpu_study.py "${smoke[@]}" --skip-study \
                         --out results/gpu/gpu_study.json ;;
-        study) ! enough 60 || python3 benchmarks/gpu_study.py "${smoke[@]}" --skip-throughput --results "$results" \
-                   --deadline "$(left 90)" --out results/gpu/gpu_study.json ;;
-        publish)
-            if checks_passed; then
-                bounded python3 -m lookloss.cli publish "${study[@]}" --out paper \
-                    || echo "not published: the study is not finished"
-            else
-                echo "not published: a CUDA check failed"
-            fi ;;
-        power)
-            sweep "${power[@]}"
-            if python3 -m snakemake -n "${power[@]}" 2>&1 | grep -q "Nothing to be done"; then
-                if checks_passed; then
-                    bounded python3 -m lookloss.cli publish "${power[@]}" --out paper/power
-                else
-                    echo "not published: a CUDA check failed"
-                fi
-            fi ;;
+        study) grow "$paper" "${study[@]}" ;;
+        publish) complete "$paper" "${study[@]}" ;;
+        power) grow "$paper/power" "${power[@]}" && complete "$paper/power" "${power[@]}" ;;
     esac
 done

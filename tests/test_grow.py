@@ -105,6 +105,28 @@ def test_other_data_or_a_corrupt_published_file_stop_it(small, tmp_path):
         grow.grow(small, paper, jobs=1, root=ROOT, limit=0)
 
 
+def test_fused_jobs_take_the_missing_models_of_each_padding_and_architecture(smoke_config):
+    config = copy.deepcopy(smoke_config)
+    config["models"].update(archs=["arch1", "arch3"], l1=[0.0], seeds=[100, 200], paddings=["valid", "same"])
+    order = grow.grid_order(config)
+    assert grow.units(order, fused=False) == [[i] for i in order]
+    fused = grow.units(order[3:], fused=True)
+    assert [(u[0]["padding"], u[0]["arch"]) for u in fused] == [("same", "arch1"), ("valid", "arch3"),
+                                                                ("same", "arch3"), ("valid", "arch1")]
+    assert sorted(grow.key(i) for u in fused for i in u) == sorted(grow.key(i) for i in order[3:])
+    assert all(len({(i["padding"], i["arch"]) for i in u}) == 1 for u in fused)
+
+
+@pytest.mark.slow
+def test_where_training_fuses_each_group_is_one_job_and_published_whole(small, tmp_path):
+    small["training"]["fuse"] = True
+    manifest = grow.grow(small, tmp_path / "paper", jobs=1, root=ROOT)
+    assert manifest["complete"] and {r["fused"] for r in manifest["models"].values()} == {True}
+    assert {r["group_size"] for r in manifest["models"].values()} == {4}  # one padding x arch: every model
+    assert not (Path(small["results_dir"]) / "snapshots").exists() or not any(
+        (Path(small["results_dir"]) / "snapshots").rglob("*.pt"))
+
+
 def test_the_grow_command_exits_2_naming_the_problem(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(f"results_dir: {tmp_path / 'results'}\n")
     (tmp_path / "paper").mkdir()

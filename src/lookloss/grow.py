@@ -11,7 +11,10 @@ machines, from a clean checkout, with one command (``lookloss grow``):
    time, each in its own process with one torch thread (:func:`lookloss.jobs.train_model`,
    the workflow's ``train`` job, writing the same files to the same places). They are
    taken in :func:`grid_order`, so that a partial run holds about as many models of
-   every control x padding x architecture.
+   every control x padding x architecture. Where training fuses (``training.fuse``,
+   resolved as the workflow does: on a GPU), the missing models of each padding x
+   architecture are one job instead (:func:`lookloss.jobs.train_group`, the workflow's
+   ``train_group``), which resumes from its snapshot if a call was killed.
 3. Each model is published the moment it is finished
    (:func:`lookloss.checkpoints.add_files`): its files are copied and the manifest is
    replaced, atomically, so the folder is valid at every moment and can be committed at
@@ -172,45 +175,81 @@ def _read_and_verify(folder: Path, config: Mapping[str, Any], digest: Mapping[st
     return manifest
 
 
+def units(todo: Sequence[Mapping[str, Any]], fused: bool) -> list[list[Mapping[str, Any]]]:
+    """The training jobs of ``todo``: one model each, or with ``fused`` one per padding x
+    architecture (its members in the order of ``todo``), in the order of their first model."""
+    if not fused:
+        return [[identity] for identity in todo]
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for identity in todo:
+        groups.setdefault((identity["padding"], identity["arch"]), []).append(identity)
+    return list(groups.values())
+
+
 def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher, jobs: int) -> dict[str, Any] | None:
-    """Train ``todo`` in order, ``jobs`` at a time; publish each as it ends. Failures are raised at the end."""
-    config, results = publisher.config, publisher.results
-    settings = training_job_settings(config)
-    splits = {padding: {s: results / "simulation" / padding / f"{s}.npz" for s in layout.SPLITS}
-              for padding in config["models"]["paddings"]}
+    """Train ``todo`` in order, ``jobs`` at a time; publish each job's models as it ends.
+
+    Failures are raised at the end, after the other jobs' models are published.
+    """
+    results = publisher.results
+    work = units(todo, fuse(publisher.config))
     manifest, failed = None, []
     context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        pending: dict[Future, Mapping[str, Any]] = {}
-        queue = list(todo)
-        while queue or pending:
-            while queue and len(pending) < jobs:  # submit in order, never more than run at once
-                identity = queue.pop(0)
-                out = model_paths(results, identity)
-                for path in (out["metrics"], out["model"], out["history"]):  # a stale file never counts as finished
-                    path.unlink(missing_ok=True)
-                log_path = results / "logs" / "train" / f"{key(identity)}.log"
-                pending[pool.submit(_train_job, splits[identity["padding"]], out, dict(identity), settings,
-                                    log_path)] = identity
+        pending: dict[Future, list[Mapping[str, Any]]] = {}
+        while work or pending:
+            while work and len(pending) < jobs:  # submit in order, never more than run at once
+                unit = work.pop(0)
+                pending[pool.submit(_train_job, _job(unit, publisher))] = unit
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                identity = pending.pop(future)
-                error = future.exception()
-                if error is not None:
-                    log.error("%s failed: %s (see %s)", key(identity), error, results / "logs" / "train")
-                    failed.append(key(identity))
+                names = [key(i) for i in pending.pop(future)]
+                if future.exception() is not None:
+                    log.error("%s failed: %s (see %s)", names[0], future.exception(), results / "logs")
+                    failed += names
                     continue
-                manifest = publisher.publish([key(identity)])
-                log.info("published %s: %d of %d models", key(identity), manifest["n_models"], manifest["n_grid"])
+                manifest = publisher.publish(names)
+                log.info("published %s: %d of %d models", ", ".join(names), manifest["n_models"], manifest["n_grid"])
     if failed:
         raise RuntimeError(f"{len(failed)} model(s) failed to train (first: {failed[0]}); the others are published")
     return manifest
 
 
-def _train_job(splits: Mapping[str, Path], out: Mapping[str, Path], identity: Mapping[str, Any],
-               settings: Mapping[str, Any], log_path: Path) -> dict[str, Any]:
-    """One training in a worker process: one thread, its log in ``log_path`` only."""
-    from lookloss.jobs import train_model
+def fuse(config: Mapping[str, Any]) -> bool:
+    """``training.fuse`` resolved as the workflow resolves it: ``auto`` fuses where a GPU is visible."""
+    from lookloss.devices import gpu_visible
+
+    setting, device = config["training"]["fuse"], config["training"]["device"]
+    if setting != "auto":
+        return bool(setting)
+    return device == "cuda" or (device == "auto" and gpu_visible())
+
+
+def _job(unit: Sequence[Mapping[str, Any]], publisher: _Publisher) -> dict[str, Any]:
+    """What a worker needs to train ``unit`` into the results folder (its stale files removed first)."""
+    config, results = publisher.config, publisher.results
+    padding = unit[0]["padding"]
+    outs = [model_paths(results, identity) for identity in unit]
+    for out in outs:
+        for path in (out["metrics"], out["model"], out["history"]):  # a stale file never counts as finished
+            path.unlink(missing_ok=True)
+    fused = fuse(config)
+    name = f"train_group/{padding}/{unit[0]['arch']}" if fused else f"train/{key(unit[0])}"
+    return {"splits": {s: results / "simulation" / padding / f"{s}.npz" for s in layout.SPLITS},
+            "outs": outs, "identities": [dict(i) for i in unit], "fused": fused,
+            "settings": {**training_job_settings(config), "max_fused": config["training"]["max_fused"]},
+            "snapshots": results / "snapshots" / name.replace("/", "-"), "log": results / "logs" / f"{name}.log"}
+
+
+def _train_job(job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One training job in a worker process (:func:`lookloss.jobs.train_model` or, fused,
+    :func:`lookloss.jobs.train_group`): one thread, its log in its file only."""
+    from lookloss import jobs
     from lookloss.logs import job_logger
 
-    return train_model(splits, out, identity, settings, threads=1, log=job_logger(str(log_path), echo=False))
+    log_file = job_logger(str(job["log"]), echo=False)
+    if job["fused"]:
+        return jobs.train_group(job["splits"], job["outs"], job["identities"], job["settings"],
+                                snapshots=job["snapshots"], log=log_file)
+    settings = {k: v for k, v in job["settings"].items() if k != "max_fused"}
+    return [jobs.train_model(job["splits"], job["outs"][0], job["identities"][0], settings, threads=1, log=log_file)]
