@@ -52,13 +52,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cores", type=int, default=cpu_count())
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    from lookloss import checkpoints, config
+    from lookloss import checkpoints, config, grow
 
     with tempfile.TemporaryDirectory(prefix="lookloss-route-") as tmp:
         tmp = Path(tmp)
         settings = config.check(config.read_files([ROOT / "config.yaml"]), base_dir=ROOT)
         settings["results_dir"] = str(tmp / "trained")
         stand_in(settings, tmp / "trained")
+        grow.ensure_simulation(settings, tmp / "trained", ROOT)  # a manifest records the data's digest
         checkpoints.publish(settings, tmp / "published", root=ROOT)
         (tmp / "here.yaml").write_text(f"models: {{checkpoints: {tmp / 'published'}}}\n")
         results = tmp / "rederived"
