@@ -35,9 +35,10 @@ def test_the_same_configuration_gives_the_same_model_file_and_run_facts_go_to_me
     first, second = (hashlib.sha256(out["model"].read_bytes()).hexdigest() for out in outs)
     assert first == second
     metrics = json.loads(outs[0]["metrics"].read_text())
-    assert metrics["train_seconds"] > 0 and metrics["threads"] == 1 and metrics["device"] == "cpu"
+    assert metrics["train_seconds"] > 0 and metrics["cpu_seconds"] > 0 and metrics["threads"] == 1
+    assert metrics["device"] == "cpu"
     assert metrics["cpu"] == provenance.cpu_model() and "commit" in metrics
     meta = models.load(outs[0]["model"]).meta
     assert meta["identity"] == IDENTITY
-    assert {"train_seconds", "device", "threads", "cpu", "commit"}.isdisjoint(meta["metrics"])
+    assert {"train_seconds", "cpu_seconds", "device", "threads", "cpu", "commit"}.isdisjoint(meta["metrics"])
     assert meta["metrics"]["test_mse"] == metrics["test_mse"]

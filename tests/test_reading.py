@@ -84,6 +84,7 @@ def test_the_reading_command_prints_the_table_and_can_publish_it(small, tmp_path
     manifest = json.loads((paper / "manifest.json").read_text())
     assert "tables/models.tsv" in manifest["files"] and manifest["n_models"] == 2
     assert len(pd.read_csv(paper / "tables" / "models.tsv", sep="\t")) == 2
+    assert "- cpu (" in out and ", 1 thread per model): 2 models, " in out
     assert cli.main([*args[:-5], "--published", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]) == 2
     assert "nowhere/manifest.json' does not exist" in capsys.readouterr().err and not (tmp_path / "r").exists()
 

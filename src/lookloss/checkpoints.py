@@ -82,7 +82,7 @@ def phase_spans(results: str | Path) -> dict[str, dict[str, float]]:
 
 #: What a published folder records of each model, from its ``metrics.json``.
 RECORD_KEYS = ("commit", "uncommitted_changes", "device", "cpu", "threads", "fused", "group_size",
-               "train_seconds", "best_epoch", "epochs_run", "test_mse")
+               "train_seconds", "cpu_seconds", "best_epoch", "epochs_run", "test_mse")
 #: Training settings that change what a model computes (not how fast it is trained).
 TRAINING_KEYS = ("batch_size", "learning_rate", "adam_eps", "max_epochs", "patience")
 

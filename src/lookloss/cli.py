@@ -95,7 +95,9 @@ def _reading(args: argparse.Namespace) -> None:
     state = "complete" if manifest["complete"] else "partial"
     groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
     text = (f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n\n"
-            + reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups)))
+            + reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups))
+            + "\nTraining so far (from the manifest):\n\n"
+            + reading.training_cost(manifest))
     print(text, end="")
     if args.readme is not None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,13 +68,15 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
         log.info("epoch %4d  train_loss %.5f  val_loss %.5f  %.2f s",
                  row["epoch"], row["train_loss"], row["val_loss"], row["seconds"])
 
+    cpu_start = time.process_time()
     result = training.train(
         model, x["train"], y["train"][control], x["valid"], y["valid"][control], l1=float(identity["l1"]),
         seed=seed, **_trainer_settings(settings), device=device, on_epoch=on_epoch,
     )
     model = model.cpu()
     test_mse = inference.mean_squared_error(inference.predict(model, x["test"]), y["test"][control])
-    how = {"device": str(device), "threads": threads, "fused": False, "group_size": 1}
+    how = {"device": str(device), "threads": threads, "fused": False, "group_size": 1,
+           "cpu_seconds": time.process_time() - cpu_start}
     return write_trained(out, model, result, test_mse, identity, settings, how, log)
 
 

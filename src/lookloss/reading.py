@@ -139,6 +139,27 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def training_cost(manifest: Mapping[str, Any]) -> str:
+    """What the published models cost to train, per device and CPU model (from the manifest's records).
+
+    The wall time of each model's training (``train_seconds``), and where recorded
+    (models trained since 2026-12-02 02:10 UTC) its process's CPU time (``cpu_seconds``).
+    """
+    groups: dict[tuple[str, str, Any], list[Mapping[str, Any]]] = {}
+    for record in manifest["models"].values():
+        where = (str(record.get("device")), str(record.get("cpu")), record.get("threads"))
+        groups.setdefault(where, []).append(record)
+    lines = []
+    for (device, cpu, threads), records in sorted(groups.items()):
+        wall = sum(float(r.get("train_seconds") or 0.0) for r in records)
+        timed = [float(r["cpu_seconds"]) for r in records if r.get("cpu_seconds") is not None]
+        used = f"; CPU time {sum(timed) / 3600:.1f} h over the {len(timed)} that record it" if timed else ""
+        lines.append(f"- {device} ({cpu}, {threads} thread{'s' if threads != 1 else ''} per model): {len(records)} "
+                     f"models, {wall / 3600:.1f} h of training wall time, {wall / len(records) / 60:.0f} min per "
+                     f"model{used}")
+    return "\n".join(lines) + "\n"
+
+
 #: The README's block that :func:`write_readme_block` fills.
 README_BLOCK = ("<!-- reading:start -->\n", "<!-- reading:end -->")
 
