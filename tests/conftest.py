@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,16 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def small_grid(tmp_path, smoke_config) -> dict:
+    """The smoke preset's data and training (2 epochs), a 4-model grid, results in tmp_path."""
+    config = copy.deepcopy(smoke_config)
+    config["results_dir"] = str(tmp_path / "results")
+    config["models"].update(archs=["arch1"], l1=[0.0001], seeds=[100, 200], paddings=["valid"], controls=["neg", "pos"])
+    config["training"].update(max_epochs=2)
+    return config
 
 
 #: Marks of the CUDA pass: selectable with ``-m gpu``, skipped where torch sees no GPU.

@@ -15,15 +15,6 @@ from lookloss.config import training_job_settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture()
-def small(tmp_path, smoke_config):
-    """The smoke preset's data and training, a 4-model grid, results in tmp_path."""
-    config = copy.deepcopy(smoke_config)
-    config["results_dir"] = str(tmp_path / "results")
-    config["models"].update(archs=["arch1"], l1=[0.0001], seeds=[100, 200], paddings=["valid"], controls=["neg", "pos"])
-    config["training"].update(max_epochs=2)
-    return config
-
 
 def test_any_prefix_of_the_order_fills_every_group_evenly(smoke_config):
     config = copy.deepcopy(smoke_config)
@@ -40,61 +31,61 @@ def test_any_prefix_of_the_order_fills_every_group_evenly(smoke_config):
 
 
 @pytest.mark.slow
-def test_a_run_grows_across_calls_and_never_redoes_a_published_model(small, tmp_path):
+def test_a_run_grows_across_calls_and_never_redoes_a_published_model(small_grid, tmp_path):
     paper = tmp_path / "paper"
-    first = grow.grow(small, paper, jobs=2, root=ROOT, limit=3)
+    first = grow.grow(small_grid, paper, jobs=2, root=ROOT, limit=3)
     assert (first["n_models"], first["n_grid"], first["complete"]) == (3, 4, False)
-    assert set(first["models"]) == {grow.key(i) for i in grow.grid_order(small)[:3]}
+    assert set(first["models"]) == {grow.key(i) for i in grow.grid_order(small_grid)[:3]}
     assert first == json.loads((paper / "manifest.json").read_text())
     for name, sha in first["files"].items():
         assert checkpoints.sha256(paper / name) == sha
     record = first["models"]["neg/valid/arch1-l1_0.0001-seed_100"]
     assert record["threads"] == 1 and record["device"] == "cpu" and record["train_seconds"] > 0
     assert record["cpu"] and len(record["commit"]) == 40
-    assert set(first["simulation"]) == set(checkpoints.simulation_files(small))
+    assert set(first["simulation"]) == set(checkpoints.simulation_files(small_grid))
     stamps = {name: (paper / name).stat().st_mtime_ns for name in first["files"]}
 
-    second = grow.grow(small, paper, jobs=2, root=ROOT)
+    second = grow.grow(small_grid, paper, jobs=2, root=ROOT)
     assert (second["n_models"], second["complete"]) == (4, True)
     assert {name: (paper / name).stat().st_mtime_ns for name in first["files"]} == stamps
     assert all(second["files"][name] == sha for name, sha in first["files"].items())
     # a model trained by the workflow's job, alone, is the published one, byte for byte
-    identity = grow.grid_order(small)[3]
-    results = Path(small["results_dir"])
+    identity = grow.grid_order(small_grid)[3]
+    results = Path(small_grid["results_dir"])
     alone = {k: tmp_path / "alone" / Path(v).name for k, v in grow.model_paths(results, identity).items()}
     splits = {s: results / "simulation" / "valid" / f"{s}.npz" for s in ("train", "valid", "test")}
-    jobs.train_model(splits, alone, identity, training_job_settings(small))
+    jobs.train_model(splits, alone, identity, training_job_settings(small_grid))
     published = paper / "models" / grow.key(identity) / "model.pt"
     assert alone["model"].read_bytes() == published.read_bytes()
     # and the complete folder supplies the workflow's checkpoint route
-    assert checkpoints.check_manifest(paper, small) == []
+    assert checkpoints.check_manifest(paper, small_grid) == []
 
 
 @pytest.mark.slow
-def test_a_killed_job_is_trained_again_and_a_finished_one_only_published(small, tmp_path):
-    results, paper = Path(small["results_dir"]), tmp_path / "paper"
-    grow.grow(small, tmp_path / "elsewhere", jobs=2, root=ROOT, limit=2)  # two models finish in results
-    first, second = grow.grid_order(small)[:2]
+def test_a_killed_job_is_trained_again_and_a_finished_one_only_published(small_grid, tmp_path):
+    results, paper = Path(small_grid["results_dir"]), tmp_path / "paper"
+    grow.grow(small_grid, tmp_path / "elsewhere", jobs=2, root=ROOT, limit=2)  # two models finish in results
+    first, second = grow.grid_order(small_grid)[:2]
     grow.model_paths(results, second)["metrics"].unlink()  # as if killed before its last file
-    manifest = grow.grow(small, paper, jobs=1, root=ROOT, limit=0)  # publish what is finished, train nothing
+    manifest = grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=0)  # publish what is finished, train nothing
     assert list(manifest["models"]) == [grow.key(first)]
-    manifest = grow.grow(small, paper, jobs=1, root=ROOT, limit=1)
+    manifest = grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=1)
     assert set(manifest["models"]) == {grow.key(first), grow.key(second)}
 
 
 @pytest.mark.slow
-def test_other_data_or_a_corrupt_published_file_stop_it(small, tmp_path):
+def test_other_data_or_a_corrupt_published_file_stop_it(small_grid, tmp_path):
     paper = tmp_path / "paper"
-    grow.grow(small, paper, jobs=1, root=ROOT, limit=1)
-    results = Path(small["results_dir"])
+    grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=1)
+    results = Path(small_grid["results_dir"])
     with open(results / "simulation" / "valid" / "test.npz", "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(checkpoints.CheckpointError, match="simulation/valid/test.npz"):
-        grow.grow(small, paper, jobs=1, root=ROOT, limit=0)
+        grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=0)
     (results / "simulation" / "valid" / "test.npz").unlink()  # rebuilt from the config: the same bytes
-    assert grow.grow(small, paper, jobs=1, root=ROOT, limit=0)["n_models"] == 1
+    assert grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=0)["n_models"] == 1
 
-    other = copy.deepcopy(small)
+    other = copy.deepcopy(small_grid)
     other["training"]["patience"] += 1
     with pytest.raises(checkpoints.CheckpointError, match=r"training keys \['patience'\] differ"):
         grow.grow(other, paper, jobs=1, root=ROOT, limit=0)
@@ -102,7 +93,7 @@ def test_other_data_or_a_corrupt_published_file_stop_it(small, tmp_path):
     model = next(paper.rglob("model.pt"))
     model.write_bytes(model.read_bytes()[:-1])
     with pytest.raises(checkpoints.CheckpointError, match=f"{model}' is missing or does not match"):
-        grow.grow(small, paper, jobs=1, root=ROOT, limit=0)
+        grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=0)
 
 
 def test_fused_jobs_take_the_missing_models_of_each_padding_and_architecture(smoke_config):
@@ -118,13 +109,13 @@ def test_fused_jobs_take_the_missing_models_of_each_padding_and_architecture(smo
 
 
 @pytest.mark.slow
-def test_where_training_fuses_each_group_is_one_job_and_published_whole(small, tmp_path):
-    small["training"]["fuse"] = True
-    manifest = grow.grow(small, tmp_path / "paper", jobs=1, root=ROOT)
+def test_where_training_fuses_each_group_is_one_job_and_published_whole(small_grid, tmp_path):
+    small_grid["training"]["fuse"] = True
+    manifest = grow.grow(small_grid, tmp_path / "paper", jobs=1, root=ROOT)
     assert manifest["complete"] and {r["fused"] for r in manifest["models"].values()} == {True}
     assert {r["group_size"] for r in manifest["models"].values()} == {4}  # one padding x arch: every model
-    assert not (Path(small["results_dir"]) / "snapshots").exists() or not any(
-        (Path(small["results_dir"]) / "snapshots").rglob("*.pt"))
+    assert not (Path(small_grid["results_dir"]) / "snapshots").exists() or not any(
+        (Path(small_grid["results_dir"]) / "snapshots").rglob("*.pt"))
 
 
 def test_the_grow_command_exits_2_naming_the_problem(tmp_path, capsys):

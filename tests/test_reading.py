@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -41,20 +40,12 @@ def test_the_reading_table_counts_each_test_per_group_beside_the_paper():
     assert every.iloc[1]["paired"] == "–" and every.iloc[1]["paper_paired"] == "19/45"
 
 
-@pytest.fixture()
-def small(tmp_path, smoke_config):
-    config = copy.deepcopy(smoke_config)
-    config["results_dir"] = str(tmp_path / "results")
-    config["models"].update(archs=["arch1"], l1=[0.0001], seeds=[100, 200], paddings=["valid"], controls=["neg", "pos"])
-    config["training"].update(max_epochs=2)
-    return config
-
 
 @pytest.mark.slow
-def test_a_partial_folder_is_analysed_once_per_model(small, tmp_path):
+def test_a_partial_folder_is_analysed_once_per_model(small_grid, tmp_path):
     paper = tmp_path / "paper"
-    grow.grow(small, paper, jobs=2, root=ROOT, limit=3)
-    reading_config = {**small, "results_dir": str(tmp_path / "reading")}
+    grow.grow(small_grid, paper, jobs=2, root=ROOT, limit=3)
+    reading_config = {**small_grid, "results_dir": str(tmp_path / "reading")}
     models = reading.analyse_published(reading_config, paper, root=ROOT)
     assert len(models) == 3 and set(models["control"]) == {"neg", "pos"}
     assert (tmp_path / "reading" / "tables" / "summary.tsv").is_file()
@@ -66,13 +57,13 @@ def test_a_partial_folder_is_analysed_once_per_model(small, tmp_path):
     with open(next(paper.rglob("model.pt")), "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(checkpoints.CheckpointError, match="does not match its sha256"):
-        reading.analyse_published({**small, "results_dir": str(tmp_path / "fresh")}, paper, root=ROOT)
+        reading.analyse_published({**small_grid, "results_dir": str(tmp_path / "fresh")}, paper, root=ROOT)
 
 
 @pytest.mark.slow
-def test_the_reading_command_prints_the_table_and_can_publish_it(small, tmp_path, capsys):
+def test_the_reading_command_prints_the_table_and_can_publish_it(small_grid, tmp_path, capsys):
     paper = tmp_path / "paper"
-    grow.grow(small, paper, jobs=2, root=ROOT, limit=2)
+    grow.grow(small_grid, paper, jobs=2, root=ROOT, limit=2)
     (tmp_path / "c.yaml").write_text(
         "models: {archs: [arch1], l1: [0.0001], seeds: [100, 200], paddings: [valid], controls: [neg, pos]}\n"
         "training: {max_epochs: 2}\n")
