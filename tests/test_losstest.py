@@ -188,3 +188,20 @@ def test_sequences_with_other_characters_are_skipped_and_counted(files, tmp_path
     printed = capsys.readouterr().out
     assert "skipped 1 sequence(s) with characters other than ACGT (first: 's7')" in printed
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["n_skipped_non_acgt"] == 1
+
+
+def test_the_scan_window_and_max_gap_bound_the_pairs_of_fasta_input(files, tmp_path, capsys):
+    """--scan-window 60 --max-gap 30: every pair lies in the centred 60 bp, at most 30 bases apart,
+    and fewer sequences qualify than with the study's defaults (the whole 100 bp, any gap)."""
+    assert command(files, tmp_path / "all") == 0
+    assert command(files, tmp_path / "out", "--scan-window", "60", "--max-gap", "30") == 0
+    capsys.readouterr()
+    pairs = pd.read_parquet(tmp_path / "out" / "pairs.parquet")
+    widths = {k: v.shape[1] for k, v in motifs.read_motifs(MOTIFS, PAIR).items()}
+    a_end, b_end = pairs["a_start"] + widths[PAIR[0]], pairs["b_start"] + widths[PAIR[1]]
+    assert (pairs[["a_start", "b_start"]] >= 20).all().all() and (a_end <= 80).all() and (b_end <= 80).all()
+    gap = np.where(pairs["a_start"] < pairs["b_start"], pairs["b_start"] - a_end, pairs["a_start"] - b_end)
+    assert gap.max() <= 30 and gap.min() >= max(widths.values()) - 1
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["scan_window"] == 60 and summary["max_gap"] == 30
+    assert 0 < summary["n_pairs"] < json.loads((tmp_path / "all" / "summary.json").read_text())["n_pairs"]

@@ -5,7 +5,9 @@ Subcommands:
 - ``lookloss loss-test``: the study's loss test on your own model and data
   (:func:`lookloss.losstest.loss_test`): FASTA sequences, a TSV of their counts, a
   MEME motif file and a model file; writes ``pairs.parquet``, ``summary.json`` and
-  ``loss.png`` to ``--out`` and prints the summary.
+  ``loss.png`` to ``--out`` and prints the summary. With ``--loci``, genomic input
+  instead: a BED file, a genome FASTA and bigWig tracks, BPNet-style models, several
+  folds (:mod:`lookloss.genomic`, docs/genomic.md).
 - ``lookloss export``: a lookloss checkpoint as a ``torch.export`` program (``.pt2``).
 - ``lookloss fasta``: the sequences and counts of a simulated split as FASTA and TSV.
 - ``lookloss scales``: the scale of each exponent that gives a control the additive
@@ -180,28 +182,37 @@ def read_targets(path: Path, names: list[str], skipped: list[str]) -> list[float
 
 
 def _loss_test(args: argparse.Namespace) -> None:
+    """``lookloss loss-test``: FASTA and TSV input here, genomic input (``--loci``) in :mod:`lookloss.genomic`."""
     import numpy as np
 
-    from lookloss import inference, io, losstest, motifs, plots
+    from lookloss import genomic, io, losstest, motifs, plots
 
+    if args.loci is not None:
+        try:
+            report = genomic.command(args)
+        except losstest.LossTestError as error:
+            raise UsageError(str(error)) from None
+        written = genomic.write(report, args.out)
+        print(json.dumps(report.summary, indent=2))
+        print(f"wrote {', '.join(str(p) for p in written)}")
+        return
+    if args.sequences is None or args.targets is None:
+        raise UsageError("give --sequences FASTA and --targets TSV, or genomic input: --loci BED --genome FASTA "
+                         "--signal BW")
     names, seqs, skipped = read_sequences(args.sequences, args.non_acgt)
     targets = read_targets(args.targets, names, skipped)
     try:
-        ppms = motifs.read_motifs(args.motifs, list(args.pair))
-    except FileNotFoundError as error:
-        raise UsageError(str(error)) from None
-    except KeyError as error:
-        raise UsageError(error.args[0]) from None
-    try:
-        model = inference.load_model(args.model)
-    except (OSError, ValueError) as error:
+        (ppm_a, ppm_b), labels = genomic.read_pair(args.motifs, list(args.pair))
+        model = genomic.fasta_model(args, genomic.load_model(args.model[0], args.trust_pickle))
+    except losstest.LossTestError as error:
         raise UsageError(str(error)) from None
     codes = np.frombuffer("".join(seqs).encode(), dtype=np.uint8).reshape(len(seqs), -1)
     onehot = motifs.to_onehot(np.searchsorted(np.frombuffer(b"ACGT", dtype=np.uint8), codes).astype(np.int8))
     try:
-        result = losstest.loss_test(model, onehot, np.asarray(targets), ppms[args.pair[0]], ppms[args.pair[1]],
+        result = losstest.loss_test(model, onehot, np.asarray(targets), ppm_a, ppm_b,
                                     link=args.link, min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
-                                    names=names, motif_names=tuple(args.pair))
+                                    names=names, motif_names=labels, scan_window=args.scan_window,
+                                    max_gap=args.max_gap)
     except losstest.LossTestError as error:
         raise UsageError(str(error)) from None
     summary = {**result.summary, "n_skipped_non_acgt": len(skipped)}
@@ -279,25 +290,53 @@ def _scales(args: argparse.Namespace) -> None:
         print(f"e{exponent:g}: {{scale: {scale:.4g}, exponent: {exponent:g}}}")
 
 
-def parser() -> argparse.ArgumentParser:
-    """The command line of ``lookloss``."""
-    top = argparse.ArgumentParser(prog="lookloss", allow_abbrev=False, description="Look at the Loss: detect false-positive motif "
-                                  "interactions learned by neural networks.")
-    commands = top.add_subparsers(dest="command", required=True)
+def _loss_test_arguments(commands: argparse._SubParsersAction) -> None:
+    """The ``loss-test`` subcommand's arguments: FASTA or genomic input, model outputs, geometry."""
     test = commands.add_parser("loss-test", allow_abbrev=False,
                                help="the study's loss test on your own model and data",
                                description="Does the interaction your model learned between two motifs lower its "
                                "loss on held-out data? The study's procedure: pairs of motif instances, knock-outs, "
                                "main and interaction effects, losses with and without the interaction, two nulls, "
                                "four one-sided tests.")
-    test.add_argument("--model", required=True, type=Path,
-                      help="TorchScript file, torch.export program (.pt2) or lookloss checkpoint; maps one-hot "
-                      "(N, 4, L), rows A, C, G, T, to (N,) or (N, 1)")
-    test.add_argument("--sequences", required=True, type=Path, help="FASTA, every sequence of one length")
-    test.add_argument("--targets", required=True, type=Path,
+    test.add_argument("--model", required=True, type=Path, action="append",
+                      help="TorchScript file, torch.export program (.pt2), lookloss checkpoint, or (with "
+                      "--trust-pickle) a torch.save module; maps one-hot (N, 4, L), rows A, C, G, T, to (N,) or "
+                      "(N, 1), or see --output/--task; repeat it for several models (--loci)")
+    test.add_argument("--sequences", type=Path, help="FASTA, every sequence of one length (or use --loci)")
+    test.add_argument("--targets", type=Path,
                       help="TSV with a header: columns 'name' and 'target' (observed counts), one row per sequence")
+    genomic = test.add_argument_group("genomic input (instead of --sequences/--targets; docs/genomic.md)")
+    genomic.add_argument("--loci", type=Path, help="BED file of loci (e.g. peaks); windows centred on each")
+    genomic.add_argument("--genome", type=Path, help="genome FASTA (indexed by pyfaidx)")
+    genomic.add_argument("--signal", type=Path, nargs="+", help="bigWig track(s); target = their sum over the "
+                         "centred output window")
+    genomic.add_argument("--control", type=Path, nargs="+", help="control bigWig track(s), over the input window, "
+                         "passed unchanged as the model's second input")
+    genomic.add_argument("--in-window", type=int, help="bases the model sees (2114)")
+    genomic.add_argument("--out-window", type=int, help="bases the target sums over (1000)")
+    genomic.add_argument("--summits", action="store_true", help="centre on start + BED column 10 (narrowPeak)")
+    held = genomic.add_mutually_exclusive_group()
+    held.add_argument("--chroms", nargs="+", help="test only loci on these chromosomes")
+    held.add_argument("--fold", type=Path, action="append",
+                      help="ChromBPNet splits JSON: test on its 'test' chromosomes; one per --model, in order")
+    genomic.add_argument("--arch", nargs="+", help="an architecture label per model, for the consistency rule "
+                         "(default: one architecture)")
+    head = test.add_argument_group("model outputs and running")
+    head.add_argument("--output", type=int, help="element of a tuple output (a BPNet's log counts: 1)")
+    head.add_argument("--task", type=int, help="column of an (N, tasks) output")
+    head.add_argument("--rc-average", action="store_true", help="average with the reverse complement's prediction")
+    head.add_argument("--device", help="cpu (default), cuda, cuda:K or auto")
+    head.add_argument("--batch-size", type=int, help="sequences per forward pass (64)")
+    head.add_argument("--no-fuse", action="store_true", help="run the model eagerly (default on the CPU: traced, "
+                      "frozen and fused by oneDNN, checked against the model on the first batch)")
+    head.add_argument("--trust-pickle", action="store_true",
+                      help="accept a pickled torch.save module: loading it runs code from the file")
+    head.add_argument("--scan-window", type=int, help="motif instances and random windows lie in the centred N "
+                      "bases (genomic default: the output window; FASTA default: the whole sequence)")
+    head.add_argument("--max-gap", type=int, help="at most this many bases between the two motifs")
     test.add_argument("--motifs", required=True, type=Path, help="MEME motif file")
-    test.add_argument("--pair", required=True, nargs=2, metavar=("NAME_A", "NAME_B"), help="the two motifs")
+    test.add_argument("--pair", required=True, nargs=2, metavar=("MOTIF_A", "MOTIF_B"),
+                      help="the two motifs, each by ID or name (case-insensitive)")
     test.add_argument("--link", default="anscombe", choices=["anscombe", "log1p", "identity"],
                       help="the model's output space: anscombe counts = (out/2)^2 - 3/8 (the study's), "
                       "log1p counts = exp(out) - 1, identity counts = out; the loss is the squared error there")
@@ -309,6 +348,14 @@ def parser() -> argparse.ArgumentParser:
                       "default), or stop (fail)")
     test.add_argument("--out", required=True, type=Path, help="folder for pairs.parquet, summary.json, loss.png")
     test.set_defaults(run=_loss_test)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``lookloss``."""
+    top = argparse.ArgumentParser(prog="lookloss", allow_abbrev=False, description="Look at the Loss: detect false-positive motif "
+                                  "interactions learned by neural networks.")
+    commands = top.add_subparsers(dest="command", required=True)
+    _loss_test_arguments(commands)
     export = commands.add_parser("export", allow_abbrev=False,
                                  help="a lookloss checkpoint as a torch.export program (.pt2)")
     export.add_argument("model", type=Path, help="model.pt of a lookloss run")

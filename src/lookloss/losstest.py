@@ -29,6 +29,7 @@ study smooths them, against the base composition of the given sequences.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,12 @@ _RENAME = {"f_gt": "f_ab", "f_g": "f_a", "f_t": "f_b", "f_0": "f_0", "m_g": "m_a
            "interaction": "interaction", "loss_orig": "loss_orig", "loss_main": "loss_main", "delta": "delta"}
 # Stream keys of the test's random draws, one per purpose (lookloss.simulation.stream).
 _KNOCKOUT, _SHUFFLE, _RANDPOS = 1, 2, 3
+
+#: A model as the test runs it: integer codes ``(m, L)`` (0..3 for A, C, G, T) and the
+#: row of the tested sequences each one derives from, to predictions ``(m,)`` in the
+#: link's space (:class:`lookloss.genomic.Head` is one: tuple outputs, tasks, control
+#: tracks per row, reverse-complement averaging).
+Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class LossTestError(ValueError):
@@ -91,13 +98,16 @@ def as_motif(ppm: np.ndarray | simulation.Motif, background: np.ndarray, pseudoc
     return simulation.Motif(name, smoothed, motifs.ddg_matrix(smoothed, background))
 
 
-def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation.Motif, min_logodds: float
+def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation.Motif, min_logodds: float,
+               bounds: tuple[int, int] | None = None, max_gap: int | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
     """The best pair of instances per sequence, under the threshold and the gap rule.
 
     For each sequence: the best instance of A with the best instance of B that keeps
     the gap from it, and the best B with the best compatible A; the better of the two
-    (by summed log-odds) is taken.
+    (by summed log-odds) is taken. With ``bounds = (lo, hi)`` only instances lying
+    wholly in ``[lo, hi)`` count; with ``max_gap`` the two may be at most that many
+    bases apart.
 
     Returns
     -------
@@ -112,6 +122,10 @@ def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation
     score_b = -motifs.window_ddg(codes, motif_b.ddg, "valid")
     score_a[score_a <= min_logodds] = -np.inf
     score_b[score_b <= min_logodds] = -np.inf
+    if bounds is not None:
+        for score, width in ((score_a, wa), (score_b, wb)):
+            starts = np.arange(score.shape[1])
+            score[:, (starts < bounds[0]) | (starts + width > bounds[1])] = -np.inf
     seen = {"a": int(np.isfinite(score_a).any(axis=1).sum()), "b": int(np.isfinite(score_b).any(axis=1).sum()),
             "both": int((np.isfinite(score_a).any(axis=1) & np.isfinite(score_b).any(axis=1)).sum())}
     need = simulation.min_gap(wa, wb)
@@ -119,7 +133,8 @@ def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation
 
     def best_partner(first: np.ndarray, w_first: int, others: np.ndarray, pos: np.ndarray, w_other: int
                      ) -> np.ndarray:
-        allowed = simulation.gap(first[:, None], w_first, pos[None, :], w_other) >= need
+        apart = simulation.gap(first[:, None], w_first, pos[None, :], w_other)
+        allowed = (apart >= need) & (apart <= (max_gap if max_gap is not None else np.inf))
         return np.where(allowed, others, -np.inf)
 
     a1 = score_a.argmax(axis=1)
@@ -136,18 +151,20 @@ def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation
     return rows, a_start[rows].astype(np.int64), b_start[rows].astype(np.int64), seen
 
 
-def loss_test(model: torch.nn.Module, onehot: np.ndarray, targets: np.ndarray, motif_a: np.ndarray | simulation.Motif,
-              motif_b: np.ndarray | simulation.Motif, *, link: str = "anscombe", min_logodds: float = 2.0,
-              alpha: float = 0.05, seed: int = 0, names: list[str] | None = None,
-              motif_names: tuple[str, str] = ("A", "B"), pseudocount: float = 0.001,
-              knockout_min_ddg: float = 10.0, batch_size: int = inference.PREDICT_BATCH) -> LossTestResult:
+def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: np.ndarray,
+              motif_a: np.ndarray | simulation.Motif, motif_b: np.ndarray | simulation.Motif, *,
+              link: str = "anscombe", min_logodds: float = 2.0, alpha: float = 0.05, seed: int = 0,
+              names: list[str] | None = None, motif_names: tuple[str, str] = ("A", "B"), pseudocount: float = 0.001,
+              knockout_min_ddg: float = 10.0, batch_size: int = inference.PREDICT_BATCH,
+              scan_window: int | None = None, max_gap: int | None = None) -> LossTestResult:
     """The study's loss test for the interaction of two motifs in ``model``, on ``onehot`` and ``targets``.
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Maps one-hot ``(N, 4, L)`` (rows A, C, G, T) to ``(N,)`` or ``(N, 1)``, in the
-        space ``link`` names.
+    model : torch.nn.Module or Predictor
+        A module maps one-hot ``(N, 4, L)`` (rows A, C, G, T) to ``(N,)`` or ``(N, 1)``,
+        in the space ``link`` names. A :data:`Predictor` (e.g.
+        :class:`lookloss.genomic.Head`) is called with integer codes and their rows.
     onehot : numpy.ndarray, shape=(N, 4, L)
         Held-out sequences, one-hot (every position exactly one base).
     targets : numpy.ndarray, shape=(N,)
@@ -169,7 +186,12 @@ def loss_test(model: torch.nn.Module, onehot: np.ndarray, targets: np.ndarray, m
     pseudocount, knockout_min_ddg : float
         The study's smoothing (0.001) and knock-out threshold (ΔΔG > 10).
     batch_size : int
-        Sequences per forward pass.
+        Sequences per forward pass (of a module; a Predictor batches itself).
+    scan_window : int, optional
+        Motif instances and random windows lie in the centred ``scan_window`` bases
+        (default: the whole sequence, as in the study).
+    max_gap : int, optional
+        At most this many bases between the two motifs (and the two random windows).
 
     Returns
     -------
@@ -181,6 +203,48 @@ def loss_test(model: torch.nn.Module, onehot: np.ndarray, targets: np.ndarray, m
         Bad shapes or values, no pair above the threshold, or a model output of the
         wrong shape.
     """
+    onehot, targets = _checked(onehot, targets, link)
+    names = [str(i) for i in range(len(onehot))] if names is None else list(names)
+    codes = motifs.to_codes(onehot)
+    counts = np.bincount(codes.ravel(), minlength=4).astype(np.float64)
+    background = counts / counts.sum()
+    a = as_motif(motif_a, background, pseudocount, motif_names[0])
+    b = as_motif(motif_b, background, pseudocount, motif_names[1])
+    bounds = _bounds(codes.shape[1], scan_window, max_gap, a, b, motif_names)
+    _check_output(model, onehot[:2])
+
+    rows, a_start, b_start, seen = find_pairs(codes, a, b, min_logodds, bounds, max_gap)
+    if not len(rows):
+        where = "" if bounds is None else f" in the centred {bounds[1] - bounds[0]}-bp scan window"
+        raise LossTestError(
+            f"no sequence holds both motifs with log-odds > {min_logodds:g} and the gap rule{where}: of "
+            f"{len(codes)} sequences, {seen['a']} have an instance of {motif_names[0]!r}, {seen['b']} of "
+            f"{motif_names[1]!r}, {seen['both']} of both (lower min_logodds, or check the motifs)")
+    chosen, y = codes[rows], targets[rows]
+    ko = simulation.stream(seed, _KNOCKOUT)
+    a_ko = simulation.knockouts(ko, a, len(rows), knockout_min_ddg)
+    b_ko = simulation.knockouts(ko, b, len(rows), knockout_min_ddg)
+    table = _Table(model, LINKS[link], batch_size, rows, [names[r] for r in rows], y)
+    pairs = table(chosen, a_start, b_start, a_ko, b_ko)
+    shuffle = simulation.stream(seed, _SHUFFLE)
+    shuffled = table(simulation.shuffle_dinucleotides(chosen, simulation.shuffle_seed(shuffle)), a_start, b_start,
+                     simulation.random_bases(shuffle, len(rows), a.width),
+                     simulation.random_bases(shuffle, len(rows), b.width))
+    windows = simulation.stream(seed, _RANDPOS)
+    ra, rb = random_windows(windows, len(rows), codes.shape[1], (a.width, b.width), bounds, max_gap)
+    randpos = table(chosen, ra, rb, simulation.knockouts(windows, a, len(rows), knockout_min_ddg),
+                    simulation.knockouts(windows, b, len(rows), knockout_min_ddg),
+                    known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences: predicted once
+    summary = summarise(pairs, shuffled, randpos, alpha)
+    summary.update(n_sequences=len(onehot), motif_a=motif_names[0], motif_b=motif_names[1], link=link,
+                   min_logodds=min_logodds, seed=seed)
+    if bounds is not None:
+        summary.update(scan_window=bounds[1] - bounds[0], max_gap=max_gap)
+    return LossTestResult(pairs, summary, shuffled, randpos)
+
+
+def _checked(onehot: np.ndarray, targets: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
+    """The sequences and targets as arrays, after checking the link, their shapes and one-hotness."""
     if link not in LINKS:
         raise LossTestError(f"unknown link {link!r}; expected one of {sorted(LINKS)}")
     onehot = np.asarray(onehot)
@@ -191,52 +255,87 @@ def loss_test(model: torch.nn.Module, onehot: np.ndarray, targets: np.ndarray, m
         raise LossTestError(f"{len(onehot)} sequences but {len(targets)} targets")
     if not np.all(onehot.sum(axis=1) == 1):
         raise LossTestError("sequences must be one-hot: every position exactly one of A, C, G, T")
-    names = [str(i) for i in range(len(onehot))] if names is None else list(names)
-    codes = motifs.to_codes(onehot)
-    counts = np.bincount(codes.ravel(), minlength=4).astype(np.float64)
-    background = counts / counts.sum()
-    a = as_motif(motif_a, background, pseudocount, motif_names[0])
-    b = as_motif(motif_b, background, pseudocount, motif_names[1])
+    return onehot, targets
+
+
+def _bounds(length: int, scan_window: int | None, max_gap: int | None, a: simulation.Motif, b: simulation.Motif,
+            motif_names: tuple[str, str]) -> tuple[int, int] | None:
+    """``(lo, hi)`` of the centred scan window (None: the whole sequence, no gap bound), checked."""
     for motif, label in ((a, motif_names[0]), (b, motif_names[1])):
-        if motif.width > codes.shape[1]:
-            raise LossTestError(f"sequences of {codes.shape[1]} bp are shorter than motif {label!r} ({motif.width} bp)")
-    _check_output(model, onehot[:2])
+        if motif.width > length:
+            raise LossTestError(f"sequences of {length} bp are shorter than motif {label!r} ({motif.width} bp)")
+    need = simulation.min_gap(a.width, b.width)
+    if max_gap is not None and max_gap < need:
+        raise LossTestError(f"max_gap {max_gap} is below the gap rule's minimum of {need} bases for motifs of "
+                            f"{a.width} and {b.width} bp; expected max_gap >= {need}")
+    if scan_window is None and max_gap is None:
+        return None
+    window = length if scan_window is None else int(scan_window)
+    if window > length:
+        raise LossTestError(f"scan window of {window} bp is larger than the {length}-bp input window; "
+                            f"expected at most {length}")
+    if window < a.width + b.width + need:
+        raise LossTestError(f"scan window of {window} bp cannot hold both motifs ({a.width} and {b.width} bp) "
+                            f"{need} bases apart; expected at least {a.width + b.width + need}")
+    lo = (length - window) // 2
+    return lo, lo + window
 
-    rows, a_start, b_start, seen = find_pairs(codes, a, b, min_logodds)
-    if not len(rows):
-        raise LossTestError(
-            f"no sequence holds both motifs with log-odds > {min_logodds:g} and the gap rule: of "
-            f"{len(codes)} sequences, {seen['a']} have an instance of {motif_names[0]!r}, {seen['b']} of "
-            f"{motif_names[1]!r}, {seen['both']} of both (lower min_logodds, or check the motifs)")
-    chosen, y = codes[rows], targets[rows]
-    ko = simulation.stream(seed, _KNOCKOUT)
-    a_ko = simulation.knockouts(ko, a, len(rows), knockout_min_ddg)
-    b_ko = simulation.knockouts(ko, b, len(rows), knockout_min_ddg)
-    spec = LINKS[link]
 
-    def table(seq_codes: np.ndarray, starts_a: np.ndarray, starts_b: np.ndarray, ko_a: np.ndarray,
-              ko_b: np.ndarray, known: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def random_windows(rng: np.random.Generator, n: int, length: int, widths: tuple[int, int],
+                   bounds: tuple[int, int] | None = None, max_gap: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of two random windows per sequence under the gap rule, in ``bounds`` and within ``max_gap``.
+
+    Without bounds and gap limit this is :func:`lookloss.simulation.random_windows`
+    (the study's null); otherwise the same draw, offset into ``[lo, hi)`` and redrawn
+    until the windows are also at most ``max_gap`` bases apart.
+    """
+    w_a, w_b = widths
+    if bounds is None:
+        return simulation.random_windows(rng, n, length, w_a, w_b)
+    lo, hi = bounds
+    limit = np.inf if max_gap is None else max_gap
+    a = np.zeros(n, dtype=np.int64)
+    b = np.zeros(n, dtype=np.int64)
+    todo = np.ones(n, dtype=bool)
+    while todo.any():
+        rows = np.flatnonzero(todo)
+        a[rows] = lo + rng.integers(0, hi - lo - w_a + 1, size=rows.size)
+        b[rows] = lo + rng.integers(0, hi - lo - w_b + 1, size=rows.size)
+        apart = simulation.gap(a[rows], w_a, b[rows], w_b)
+        todo[rows] = (apart < simulation.min_gap(w_a, w_b)) | (apart > limit)
+    return a, b
+
+
+@dataclass
+class _Table:
+    """The per-pair table of one set of variants: predictions, effects and losses."""
+
+    model: torch.nn.Module | Predictor
+    spec: Any
+    batch_size: int
+    rows: np.ndarray
+    names: list[str]
+    y: np.ndarray
+
+    def __call__(self, seq_codes: np.ndarray, starts_a: np.ndarray, starts_b: np.ndarray, ko_a: np.ndarray,
+                 ko_b: np.ndarray, known: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """The table of the variants of ``seq_codes`` with motifs at the starts knocked out by ``ko_a``
+        and ``ko_b``; predictions in ``known`` (counts, by variant) are not made again."""
         seqs = simulation.variants(seq_codes, starts_a, starts_b, ko_a, ko_b)
-        onehots = {v: motifs.to_onehot(seqs[v]) for v in VARIANTS if v not in (known or {})}
-        computed = interactions.variant_effects(model, onehots, y, spec, batch_size, known)
-        frame = pd.DataFrame({"name": [names[r] for r in rows], "a_start": starts_a, "b_start": starts_b,
-                              **{_RENAME[k]: v for k, v in computed.items() if k in _RENAME}, "target": y})
+        todo = [v for v in VARIANTS if v not in (known or {})]
+        if isinstance(self.model, torch.nn.Module):
+            onehots = {v: motifs.to_onehot(seqs[v]) for v in todo}
+            computed = interactions.variant_effects(self.model, onehots, self.y, self.spec, self.batch_size, known)
+        else:  # a Predictor: every variant predicted here, in one call, from codes
+            n = len(self.rows)
+            out = np.asarray(self.model(np.concatenate([seqs[v] for v in todo]), np.tile(self.rows, len(todo))))
+            f = dict(known or {})
+            f.update(zip(todo, self.spec.to_counts(out.astype(np.float64)).reshape(len(todo), n), strict=True))
+            computed = interactions.variant_effects(self.model, {}, self.y, self.spec, self.batch_size, f)
+        frame = pd.DataFrame({"name": self.names, "a_start": starts_a, "b_start": starts_b,
+                              **{_RENAME[k]: v for k, v in computed.items() if k in _RENAME}, "target": self.y})
         return frame[PAIR_COLUMNS]
-
-    pairs = table(chosen, a_start, b_start, a_ko, b_ko)
-    shuffle = simulation.stream(seed, _SHUFFLE)
-    shuffled = table(simulation.shuffle_dinucleotides(chosen, simulation.shuffle_seed(shuffle)), a_start, b_start,
-                     simulation.random_bases(shuffle, len(rows), a.width),
-                     simulation.random_bases(shuffle, len(rows), b.width))
-    windows = simulation.stream(seed, _RANDPOS)
-    ra, rb = simulation.random_windows(windows, len(rows), codes.shape[1], a.width, b.width)
-    randpos = table(chosen, ra, rb, simulation.knockouts(windows, a, len(rows), knockout_min_ddg),
-                    simulation.knockouts(windows, b, len(rows), knockout_min_ddg),
-                    known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences: predicted once
-    summary = summarise(pairs, shuffled, randpos, alpha)
-    summary.update(n_sequences=len(onehot), motif_a=motif_names[0], motif_b=motif_names[1], link=link,
-                   min_logodds=min_logodds, seed=seed)
-    return LossTestResult(pairs, summary, shuffled, randpos)
 
 
 def summarise(pairs: pd.DataFrame, shuffled: pd.DataFrame, randpos: pd.DataFrame, alpha: float) -> dict[str, Any]:
@@ -257,12 +356,21 @@ def summarise(pairs: pd.DataFrame, shuffled: pd.DataFrame, randpos: pd.DataFrame
     }
 
 
-def _check_output(model: torch.nn.Module, sample: np.ndarray) -> None:
-    """Fail with the expected shape unless the model maps (n, 4, L) to (n,) or (n, 1)."""
-    device, dtype = devices.placement(model)
+def _check_output(model: torch.nn.Module | Predictor, sample: np.ndarray) -> None:
+    """Fail with the expected shape unless the model maps (n, 4, L) to (n,) or (n, 1).
+
+    A :data:`Predictor` is called with the sample's codes and rows; it raises
+    :class:`LossTestError` itself for outputs it cannot use.
+    """
     try:
-        with inference.evaluating(model), torch.inference_mode():
-            out = model(inference.as_inputs(sample, device, dtype))
+        if isinstance(model, torch.nn.Module):
+            device, dtype = devices.placement(model)
+            with inference.evaluating(model), torch.inference_mode():
+                out = model(inference.as_inputs(sample, device, dtype))
+        else:
+            out = np.asarray(model(motifs.to_codes(sample), np.arange(len(sample))))
+    except LossTestError:
+        raise
     except Exception as error:  # noqa: BLE001  (any failure of the user's model on valid input)
         raise LossTestError(f"the model fails on one-hot input of shape {tuple(sample.shape)} "
                             f"(N, 4, L; rows {', '.join(ALPHABET)}): {error}") from None

@@ -1,0 +1,126 @@
+"""Time the genomic loss test: N loci through a default-size bpnet-lite BPNet (2,114 -> 1,000).
+
+Writes a synthetic genome (random bases, both study motifs planted in the centre of
+every locus, so that every locus is analysed: the slowest case), a BED of the loci, a
+signal and a control bigWig pair, and a default ``BPNet`` (64 filters, 8 layers, 2
+control tracks) saved with ``torch.save``; then runs ``lookloss loss-test --loci ...``
+in this process and records the wall time, the forward passes and the machine.
+
+Usage::
+
+    .venv/bin/python benchmarks/genomic_speed.py --loci 10000 --threads 2 \
+        --json benchmarks/genomic_speed.json [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+IN, OUT, BLOCK = 2114, 1000, 2200
+
+
+def cpu_name() -> str:
+    """The CPU's model name (lscpu), or the platform's processor string."""
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+def write_inputs(folder: Path, n: int, seed: int) -> None:
+    """Genome, BED, signal and control bigWigs of ``n`` loci with both motifs planted near each centre."""
+    import figwig
+
+    from lookloss import io, motifs
+
+    rng = np.random.default_rng(seed)
+    ppms = motifs.read_motifs(ROOT / "resources" / "motifs.meme", ["GATA_disc1", "TAL1_known1"])
+    gata, tal = (ppms[k].argmax(axis=0).astype(np.int8) for k in ("GATA_disc1", "TAL1_known1"))
+    per = -(-n // 2)
+    length = (per + 1) * BLOCK
+    genome = rng.integers(0, 4, size=(2, length)).astype(np.int8)
+    centres = BLOCK * (np.arange(n) // 2 + 1)
+    chroms = np.arange(n) % 2
+    for c, m in zip(chroms, centres, strict=True):
+        a = m - 300 + rng.integers(0, 200)
+        b = m + 50 + rng.integers(0, 200)
+        genome[c, a:a + gata.size] = gata
+        genome[c, b:b + tal.size] = tal
+    names = ["chr1", "chr2"]
+    io.write_fasta(folder / "genome.fa", [(names[c], "".join(np.array(list("ACGT"))[genome[c]])) for c in range(2)])
+    pd.DataFrame({"chrom": [names[c] for c in chroms], "start": centres - 100, "end": centres + 100}).to_csv(
+        folder / "loci.bed", sep="\t", header=False, index=False)
+    sizes = dict.fromkeys(names, length)
+    counts = rng.poisson(200, size=(n, 2)).astype(np.float32)
+    order = np.lexsort((centres, chroms))
+    chrom_names = np.array(names)[chroms[order]]
+    figwig.write_bigwig([folder / "signal_plus.bw", folder / "signal_minus.bw"], sizes, chrom_names,
+                        centres[order], counts[order], ends=centres[order] + 1)
+    figwig.write_bigwig([folder / "control_plus.bw", folder / "control_minus.bw"], sizes, chrom_names,
+                        centres[order] - 500, counts[order] / 100, ends=centres[order] + 500)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loci", type=int, default=10000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-fuse", action="store_true", help="run the model eagerly (lookloss's --no-fuse)")
+    parser.add_argument("--json", type=Path, help="where to write the timing (default: print only)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from bpnetlite.bpnet import BPNet
+
+    from lookloss import cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        start = time.perf_counter()
+        write_inputs(folder, args.loci, seed=0)
+        torch.manual_seed(0)
+        torch.save(BPNet(n_filters=64, n_layers=8, n_outputs=2, n_control_tracks=2, verbose=False), folder / "bpnet.torch")
+        prepared = time.perf_counter() - start
+        command = ["loss-test", "--model", str(folder / "bpnet.torch"), "--trust-pickle", "--output", "1",
+                   "--link", "log1p", "--loci", str(folder / "loci.bed"), "--genome", str(folder / "genome.fa"),
+                   "--signal", str(folder / "signal_plus.bw"), str(folder / "signal_minus.bw"),
+                   "--control", str(folder / "control_plus.bw"), str(folder / "control_minus.bw"),
+                   "--motifs", str(ROOT / "resources" / "motifs.meme"), "--pair", "GATA_disc1", "TAL1_known1",
+                   "--device", args.device, "--batch-size", str(args.batch_size),
+                   "--out", str(folder / "out"), *(["--no-fuse"] if args.no_fuse else [])]
+        load_before = os.getloadavg()[0]
+        start, cpu = time.perf_counter(), time.process_time()
+        status = cli.main(command)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        summary = json.loads((folder / "out" / "summary.json").read_text()) if status == 0 else {}
+    passes = 11 * summary.get("n_pairs", 0)  # 4 variants of the pairs and of the shuffled null, 3 of randpos
+    record = {"n_loci": args.loci, "n_pairs": summary.get("n_pairs"), "forward_passes": passes,
+              "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "sequences_per_s": round(passes / wall, 1),
+              "sequences_per_cpu_s": round(passes / cpu, 1), "prepare_s": round(prepared, 1), "fused": not args.no_fuse,
+              "call": summary.get("call"), "p_paired": summary.get("p_paired"), "threads": args.threads,
+              "batch_size": args.batch_size, "device": args.device,
+              "cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
+              "load_average_before": load_before, "load_average_at_end": os.getloadavg()[0],
+              "model": "bpnetlite.BPNet(n_filters=64, n_layers=8, n_outputs=2, n_control_tracks=2), 2114 -> 1000"}
+    print(json.dumps(record, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main().get("n_pairs") else 1)
