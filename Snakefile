@@ -17,6 +17,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analyse.smk"
+include: "workflow/rules/detectors.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -67,6 +67,19 @@ def synthetic_pairs(n, rng) -> pd.DataFrame:
     })
 
 
+def synthetic_detectors(models: pd.DataFrame, rng) -> pd.DataFrame:
+    """A detectors.tsv-shaped table: per detector, control and padding, a random fraction flagged."""
+    rows = []
+    for (control, padding), group in models.groupby(["control", "padding"]):
+        for detector in ("magnitude", "loss", "gia", "dfim"):
+            n = len(group)
+            k = int(rng.integers(0, n + 1))
+            rows.append({"detector": detector, "control": control, "padding": padding, "exponent": 1.0,
+                         "n_models": n, "n_flagged": k, "fraction": k / n, "ci_low": max(k / n - 0.2, 0),
+                         "ci_high": min(k / n + 0.2, 1)})
+    return pd.DataFrame(rows)
+
+
 def write_tree(root: Path, models: pd.DataFrame, n_pairs: int, rng) -> list[str]:
     """models.tsv, summary.tsv and a test.parquet per model, as the workflow lays them out."""
     (root / "tables").mkdir(parents=True)
@@ -79,6 +92,7 @@ def write_tree(root: Path, models: pd.DataFrame, n_pairs: int, rng) -> list[str]
                           for k, c in enumerate(controls) for p in set(models["padding"])])
     exponents = {c: {"scale": 100, "exponent": 1 + 0.25 * k} for k, c in enumerate(controls)}
     tables.power_table(models, truth, 0.05, exponents).to_csv(root / "tables" / "power.tsv", sep="\t", index=False)
+    synthetic_detectors(models, rng).to_csv(root / "tables" / "detectors.tsv", sep="\t", index=False)
     paths = []
     for row in models.itertuples():
         path = root / "interactions" / row.control / row.padding / row.model / "test.parquet"
@@ -119,7 +133,7 @@ def tiny_tree(tmp_path_factory):
 
 def _build(name, root, paths):
     return plots.draw(name, models=root / "tables" / "models.tsv", summary=root / "tables" / "summary.tsv",
-                       power=root / "tables" / "power.tsv", pairs=paths,
+                       power=root / "tables" / "power.tsv", detectors=root / "tables" / "detectors.tsv", pairs=paths,
                        motif_file=ROOT / "resources" / "motifs.meme", options=OPTIONS)
 
 
@@ -201,7 +215,8 @@ def test_the_figure_table_matches_the_drawing_functions():
     """Each entry's inputs and options are exactly what its function takes, and has a caption."""
     import inspect
 
-    loaded = {"models": "models", "summary": "summary", "power": "power", "pairs": "pairs", "motif_file": "ppms"}
+    loaded = {"models": "models", "summary": "summary", "power": "power", "detectors": "detectors", "pairs": "pairs",
+              "motif_file": "ppms"}
     for name, spec in figures.FIGURES.items():
         parameters = inspect.signature(getattr(plots, spec.draw)).parameters
         keyword = {k for k, v in parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}

@@ -145,7 +145,9 @@ def test_a_hard_killed_run_resumes_with_the_same_command_and_the_same_bytes(smok
     (profiles/default) sets it. Comparing with the unbroken run also shows that the
     outputs are reproducible from scratch.
     """
-    command = [sys.executable, "-m", "snakemake", "tables", "--cores", "2", "--configfile", "presets/smoke.yaml",
+    # every table: the study's (rule tables) and the detectors' (rule detector_table)
+    command = [sys.executable, "-m", "snakemake", "tables", "detector_table", "--cores", "2", "--configfile",
+               "presets/smoke.yaml",
                "--config", f"results_dir={tmp_path}"]
     run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
@@ -177,7 +179,8 @@ def test_models_from_a_published_run_give_the_same_analysis(smoke_run, tmp_path)
     assert publish.returncode == 0, publish.stderr[-2000:]
     (tmp_path / "reuse.yaml").write_text(f"models: {{checkpoints: {published}}}\n")
     out = tmp_path / "reanalysed"
-    run = snakemake("tables", "--cores", "2", "--config", f"results_dir={out}", extra=[str(tmp_path / "reuse.yaml")])
+    run = snakemake("tables", "detector_table", "--cores", "2", "--config", f"results_dir={out}",
+                    extra=[str(tmp_path / "reuse.yaml")])
     assert run.returncode == 0, run.stderr[-4000:]
     assert not list(out.glob("logs/train*"))  # nothing was trained
     for pattern in ["models/*/*/*/*", *COMPARED]:

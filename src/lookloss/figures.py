@@ -20,7 +20,7 @@ class FigureSpec:
     ----------
     draw : str
         The drawing function of :mod:`lookloss.plots`. It is called with the loaded inputs
-        as keywords (``models``, ``summary``, ``power``: DataFrames; ``pairs``: stacked
+        as keywords (``models``, ``summary``, ``power``, ``detectors``: DataFrames; ``pairs``: stacked
         test-pair tables; ``ppms``: the motif matrices keyed by role, from
         ``motif_file``) and with ``options``.
     inputs : tuple of str
@@ -57,6 +57,7 @@ INPUTS = {
     "models": "tables/models.tsv",
     "summary": "tables/summary.tsv",
     "power": "tables/power.tsv",
+    "detectors": "tables/detectors.tsv",
     "pairs": "interactions/{control}/{padding}/{model}/test.parquet of every model (of the focus controls)",
     "motif_file": "the MEME motif file (config simulation.motif_file)",
 }
@@ -83,4 +84,5 @@ FIGURES: dict[str, FigureSpec] = {
     "figS4": FigureSpec("figS4", ("models",), ("alpha",)),
     "figS5": FigureSpec("figS5", ("motif_file",), ("motifs",)),
     "power": FigureSpec("power", ("power",), ("alpha",)),
+    "detectors": FigureSpec("detector_rates", ("detectors",), ("alpha", "focus_controls")),
 }

@@ -948,6 +948,78 @@ def power(power: pd.DataFrame, *, alpha: float) -> Figure:
     return fig
 
 
+DETECTOR_LABELS = {"magnitude": "magnitude (shuffled null)", "loss": "paired loss test",
+                   "gia": "global importance analysis", "dfim": "deep feature interaction maps"}
+DETECTOR_COLOURS = {"magnitude": "#e08214", "loss": RED, "gia": "#1b9e77", "dfim": "#5e3c99"}
+_CONTROL_MARKERS = "os^Dv<>p"
+
+
+def detector_rates(detectors: pd.DataFrame, *, alpha: float, focus_controls: Sequence[str]) -> Figure:
+    """False-positive rate on the additive control against power on each other control, per detector.
+
+    Parameters
+    ----------
+    detectors : pandas.DataFrame
+        ``detectors.tsv`` (:func:`lookloss.jobs.detector_table`): ``detector``,
+        ``control``, ``padding``, ``n_models``, ``fraction``, ``ci_low`` and ``ci_high``.
+    alpha : float
+        Significance level (the false-positive rate a calibrated detector keeps).
+    focus_controls : sequence of str
+        The additive controls (every model they flag is a false positive); their
+        fractions are pooled per detector and padding.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per padding; per detector (colour) and super-additive control (marker),
+        a point at (false-positive rate, power) with Wilson 95% intervals both ways, points
+        nudged apart by about 0.01 so that equal ones stay visible.
+    """
+    paddings = _present(detectors["padding"], PADDINGS) if len(detectors) else []
+    fig = Figure(figsize=(4.4 * max(len(paddings), 1), 4.4), layout="constrained")
+    axes = np.asarray(fig.subplots(1, max(len(paddings), 1), squeeze=False, sharey=True))[0]
+    negative = detectors["control"].isin(focus_controls) if len(detectors) else pd.Series(dtype=bool)
+    positives = sorted(set(detectors.loc[~negative, "control"])) if len(detectors) else []
+    if not paddings or not negative.any() or not positives:
+        _empty(axes[0], "needs an additive and a super-additive control")
+        paddings = []
+    for ax, padding in zip(axes, paddings, strict=False):
+        group = detectors[detectors["padding"] == padding]
+        for d, (detector, rows) in enumerate(group.groupby("detector", sort=False)):
+            neg = rows[rows["control"].isin(focus_controls)]
+            k, n = int(neg["n_flagged"].sum()), int(neg["n_models"].sum())
+            x, (x_low, x_high) = (k / n if n else np.nan), _wilson(k, n)
+            for c, (marker, control) in enumerate(zip(_CONTROL_MARKERS, positives, strict=False)):
+                pos = rows[rows["control"] == control]
+                if pos.empty:
+                    continue
+                y = float(pos["fraction"].iloc[0])
+                dodge = (0.012 * (d - 1.5), 0.012 * (c - (len(positives) - 1) / 2))  # equal points stay visible
+                ax.errorbar([x + dodge[0]], [y + dodge[1]], xerr=[[max(x - x_low, 0)], [max(x_high - x, 0)]],
+                            yerr=[[max(y - float(pos["ci_low"].iloc[0]), 0)], [max(float(pos["ci_high"].iloc[0]) - y, 0)]],
+                            fmt=marker, color=DETECTOR_COLOURS.get(detector, GREY), markersize=6, capsize=2,
+                            linewidth=1, label=f"{DETECTOR_LABELS.get(detector, detector)} ({control})")
+        ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=0.8)  # no better than chance
+        ax.axvline(alpha, color=GREY, linestyle=":", linewidth=1)
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel(f"false-positive rate: fraction flagged, {', '.join(focus_controls)} (additive)")
+        ax.set_title(f"{padding} padding (n = {int(group['n_models'].max())} models per control)", fontsize=9)
+    axes[0].set_ylabel("power: fraction flagged, super-additive control")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7, frameon=False)
+    fig.suptitle(f"Which detector is fooled by an additive truth? (dotted: α = {alpha:g})", fontsize=10)
+    return fig
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson 95% interval of ``k`` of ``n`` (scipy imported here, not at the workflow's start-up)."""
+    from lookloss.stats import wilson
+
+    return wilson(k, n)
+
+
 _FONT = FontProperties(family="DejaVu Sans", weight="bold")
 
 
@@ -973,15 +1045,16 @@ def fig8_shown(models: pd.DataFrame, options: Mapping[str, Any]) -> pd.DataFrame
 
 def draw(name: str, *, models: str | Path | None = None, summary: str | Path | None = None,
           power: str | Path | None = None, pairs: Sequence[str | Path] = (),
-          motif_file: str | Path | None = None, options: Mapping[str, Any]) -> Figure:
+          motif_file: str | Path | None = None, options: Mapping[str, Any],
+          detectors: str | Path | None = None) -> Figure:
     """Read what figure ``name`` needs from the workflow's files and draw it.
 
     Parameters
     ----------
     name : str
         A key of :data:`lookloss.figures.FIGURES`.
-    models, summary, power : path, optional
-        ``models.tsv``, ``summary.tsv`` and ``power.tsv``.
+    models, summary, power, detectors : path, optional
+        ``models.tsv``, ``summary.tsv``, ``power.tsv`` and ``detectors.tsv``.
     pairs : sequence of path
         Test-pair Parquet files (``.../{control}/{padding}/{model}/test.parquet``); a
         figure reads only those it shows (see :class:`lookloss.figures.FigureSpec`).
@@ -1002,12 +1075,12 @@ def draw(name: str, *, models: str | Path | None = None, summary: str | Path | N
     missing = [option for option in spec.all_options if option not in options]
     if missing:
         raise ValueError(f"figure {name!r} needs the option(s) {missing}")
-    files = {"models": models, "summary": summary, "power": power, "motif_file": motif_file}
+    files = {"models": models, "summary": summary, "power": power, "detectors": detectors, "motif_file": motif_file}
     absent = [i for i in spec.inputs if i != "pairs" and files[i] is None]
     if absent:
         raise ValueError(f"figure {name!r} needs the input(s) {absent}")
     data: dict[str, Any] = {}
-    for table in ("models", "summary", "power"):
+    for table in ("models", "summary", "power", "detectors"):
         if table in spec.inputs:
             data[table] = pd.read_csv(files[table], sep="\t")
     if "pairs" in spec.inputs:

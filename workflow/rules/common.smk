@@ -148,6 +148,7 @@ def figure_inputs(spec):
         "models": results("tables", "models.tsv"),
         "summary": results("tables", "summary.tsv"),
         "power": results("tables", "power.tsv"),
+        "detectors": results("tables", "detectors.tsv"),
         "pairs": per_model("interactions", "test.parquet", FOCUS_CONTROLS if spec.focus else None),
         "motif_file": SIM["motif_file"],
     }
@@ -157,3 +158,8 @@ def figure_inputs(spec):
 def figure_outputs():
     """PDF and PNG of every figure."""
     return [results("figures", f"{name}.{ext}") for name in figures.FIGURES for ext in ("pdf", "png")]
+
+
+def detector_stats():
+    """The detectors' statistics of every model (docs/study.md section 8)."""
+    return [results("detectors", control, padding, model, "stats.json") for control, padding, model in model_ids()]
