@@ -373,14 +373,24 @@ def parser() -> argparse.ArgumentParser:
     scales.add_argument("--exponents", nargs="+", type=float, required=True)
     scales.add_argument("--reference-scale", type=float, default=100.0, help="the additive control's scale (100)")
     scales.add_argument("--padding", choices=["valid", "same"], default="valid", help="how labels are scanned")
-    scales.add_argument("--configfile", nargs="*", default=[], type=Path, help="config files after config.yaml")
-    scales.add_argument("--root", default=".", help="the repository (config.yaml); default: here")
+    _run_arguments(scales)
     scales.set_defaults(run=_scales)
+    _published_arguments(commands)
+    return top
+
+
+def _run_arguments(command: argparse.ArgumentParser) -> None:
+    """``--configfile`` and ``--root``: the configuration of a run, as Snakemake is given it."""
+    command.add_argument("--configfile", nargs="*", default=[], type=Path,
+                         help="config files after config.yaml (as given to snakemake)")
+    command.add_argument("--root", default=".", help="the repository (config.yaml, git commit); default: here")
+
+
+def _published_arguments(commands: argparse._SubParsersAction) -> None:
+    """The commands of published folders: publish, grow, reading."""
     publish = commands.add_parser("publish", allow_abbrev=False, help="publish a finished run's models, tables and figures with a "
                                   "manifest (for models.checkpoints)")
-    publish.add_argument("--configfile", nargs="*", default=[], type=Path,
-                         help="the run's config files, after config.yaml (as given to snakemake)")
-    publish.add_argument("--root", default=".", help="the repository (config.yaml, git commit); default: here")
+    _run_arguments(publish)
     publish.add_argument("--out", required=True, type=Path, help="the published folder, e.g. paper")
     publish.set_defaults(run=_publish)
     grow = commands.add_parser("grow", allow_abbrev=False,
@@ -390,10 +400,9 @@ def parser() -> argparse.ArgumentParser:
                                "hold, seed by seed, JOBS at a time with one thread each, and publish each model the "
                                "moment it is finished. Interrupt it at any time; the next call goes on.")
     grow.add_argument("--into", required=True, type=Path, help="the published folder, e.g. paper (created if new)")
-    grow.add_argument("--configfile", nargs="*", default=[], type=Path, help="config files after config.yaml")
     grow.add_argument("--jobs", type=int, default=2, help="models trained at once, one thread each (2)")
     grow.add_argument("--limit", type=int, default=None, help="train at most this many models, then stop")
-    grow.add_argument("--root", default=".", help="the repository (config.yaml, git commit); default: here")
+    _run_arguments(grow)
     grow.set_defaults(run=_grow)
     read = commands.add_parser("reading", allow_abbrev=False,
                                help="the study's table for the models a published folder holds so far",
@@ -402,15 +411,13 @@ def parser() -> argparse.ArgumentParser:
                                "print, per control x padding, how many models each test flags, Spearman rho, the "
                                "median test MSE and epochs, beside the paper's numbers (Markdown).")
     read.add_argument("--published", type=Path, default=Path("paper"), help="the published folder (paper)")
-    read.add_argument("--configfile", nargs="*", default=[], type=Path, help="config files after config.yaml")
     read.add_argument("--results", type=Path, default=Path("results/reading"),
                       help="where the analysis goes (results/reading)")
     read.add_argument("--write-tables", action="store_true",
                       help="also publish models.tsv, summary.tsv and consistency.tsv into the published folder")
     read.add_argument("--readme", type=Path, help="also write the table into this file's <!-- reading:start --> block")
-    read.add_argument("--root", default=".", help="the repository (config.yaml); default: here")
+    _run_arguments(read)
     read.set_defaults(run=_reading)
-    return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
