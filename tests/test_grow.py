@@ -84,6 +84,10 @@ def test_other_data_or_a_corrupt_published_file_stop_it(small_grid, tmp_path):
         grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=0)
     (results / "simulation" / "valid" / "test.npz").unlink()  # rebuilt from the config: the same bytes
     assert grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=0)["n_models"] == 1
+    stale = copy.deepcopy(small_grid)  # a results folder simulated from another configuration is not reused
+    stale["simulation"]["seed"] += 1
+    grow.ensure_simulation(stale, results, ROOT)
+    assert grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=0)["n_models"] == 1
 
     other = copy.deepcopy(small_grid)
     other["training"]["patience"] += 1

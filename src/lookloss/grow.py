@@ -28,6 +28,7 @@ and training settings.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,9 @@ from lookloss import checkpoints, layout
 from lookloss.config import training_job_settings
 
 log = logging.getLogger("lookloss")
+#: What a simulated folder was made from (the ``simulation`` section), written beside it.
+MADE_FROM = "made_from.json"
+
 
 def grid_order(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Identities of the grid's models, in the order :func:`grow` trains them.
@@ -67,16 +71,21 @@ def model_paths(results: str | Path, identity: Mapping[str, Any]) -> dict[str, P
 
 
 def ensure_simulation(config: Mapping[str, Any], results: str | Path, root: str | Path = ".") -> dict[str, str]:
-    """Simulate every padding the results folder lacks; return the digest of the simulated files."""
-    from lookloss import simulation
+    """Simulate every padding whose files the results folder lacks, or holds from another
+    ``simulation`` section; return the digest of the simulated files."""
+    from lookloss import io, simulation
 
+    section = json.loads(json.dumps(config["simulation"]))  # as JSON stores it
     for padding in config["models"]["paddings"]:
         folder = Path(results, "simulation", padding)
         names = [name for name in checkpoints.simulation_files(config) if name.startswith(f"simulation/{padding}/")]
-        if not all(Path(results, name).is_file() for name in names):
+        made_from = folder / MADE_FROM
+        same = made_from.is_file() and json.loads(made_from.read_text()) == section
+        if not same or not all(Path(results, name).is_file() for name in names):
             log.info("simulating padding %s into %s", padding, folder)
-            sim = simulation.Simulation.from_config(config["simulation"], base_dir=root)
-            simulation.write(sim, padding, folder)
+            made_from.unlink(missing_ok=True)
+            simulation.write(simulation.Simulation.from_config(config["simulation"], base_dir=root), padding, folder)
+            io.write_json(made_from, section)
     return checkpoints.simulation_digest(config, results)
 
 
