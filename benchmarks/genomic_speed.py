@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,17 +26,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lookloss.provenance import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 IN, OUT, BLOCK = 2114, 1000, 2200
-
-
-def cpu_name() -> str:
-    """The CPU's model name (lscpu), or the platform's processor string."""
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def write_inputs(folder: Path, n: int, seed: int) -> None:
@@ -113,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
               "sequences_per_cpu_s": round(passes / cpu, 1), "prepare_s": round(prepared, 1), "fused": not args.no_fuse,
               "call": summary.get("call"), "p_paired": summary.get("p_paired"), "threads": args.threads,
               "batch_size": args.batch_size, "device": args.device,
-              "cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
+              "cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
               "load_average_before": load_before, "load_average_at_end": os.getloadavg()[0],
               "model": "bpnetlite.BPNet(n_filters=64, n_layers=8, n_outputs=2, n_control_tracks=2), 2114 -> 1000"}
     print(json.dumps(record, indent=2))
