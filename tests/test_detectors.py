@@ -118,6 +118,31 @@ def test_the_study_networks_run_as_modules_and_deeplift_adds_up(inputs):
                                rtol=1e-3, atol=1e-4)
 
 
+def test_dfim_scores_the_largest_change_of_the_targets_attributions(inputs):
+    """DFIM's feature interaction score, as its code computes it: per target position the
+    attributions summed over the bases, and the largest absolute change over the target's
+    positions when the source is knocked out."""
+    model = models.build("arch1", "valid", 100, generator=torch.Generator().manual_seed(5))
+    net, p, n = detectors.explainable(model), inputs.pairs, 4
+    got = detectors.dfim(net, p["X"][:n], [k[:n] for k in p["knocked_out"]], p["starts"][:n], inputs.widths,
+                         p["references"][:n])
+
+    def windows(seqs, k):
+        attributions = detectors.deep_lift_shap(net, seqs.float(), references=p["references"][:n].float(),
+                                                additional_nonlinear_ops=detectors.NONLINEAR, device="cpu")
+        return [attributions[i, :, s:s + inputs.widths[k]].sum(dim=0).double().numpy()
+                for i, s in enumerate(p["starts"][:n, k])]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        tal_with, tal_without = windows(p["X"][:n], 1), windows(p["knocked_out"][0][:n], 1)  # GATA1 out
+        gata_with, gata_without = windows(p["X"][:n], 0), windows(p["knocked_out"][1][:n], 0)  # TAL1 out
+    for i in range(n):
+        assert got[i, 0] == pytest.approx(np.abs(tal_with[i] - tal_without[i]).max(), rel=1e-6, abs=1e-9)
+        assert got[i, 1] == pytest.approx(np.abs(gata_with[i] - gata_without[i]).max(), rel=1e-6, abs=1e-9)
+    assert np.all(got[:, :2] > 0) and np.all(got[:, 2] > 0)  # an untrained network is not additive
+
+
 def test_the_subsamples_and_draws_are_fixed_by_the_seed(sim, pairs, inputs):
     again = detectors.prepare(sim, *pairs, SETTINGS)
     np.testing.assert_array_equal(again.positions, inputs.positions)

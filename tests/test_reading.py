@@ -40,6 +40,37 @@ def test_the_reading_table_counts_each_test_per_group_beside_the_paper():
     assert every.iloc[1]["paired"] == "–" and every.iloc[1]["paper_paired"] == "19/45"
 
 
+def test_the_power_crossing_interpolates_between_the_bracketing_controls():
+    assert reading.crossing([0.0, 0.1, 0.2, 0.3], [0.05, 0.5, 0.9, 1.0]) == "0.175 (interpolated)"
+    assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.8, 0.9]) == "0.100 (interpolated)"  # reached exactly
+    assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.3, 0.6]) == "not reached (at most 60%)"
+    assert reading.crossing([0.0, 0.1], [0.9, 1.0]) == "≤ 0.000 (already at the weakest)"
+    assert reading.crossing([0.0, 0.1, 0.2], [0.4, 0.2, 1.0], target=0.5) == f"{0.1 + 0.3 * 0.1 / 0.8:.3f} (interpolated)"
+
+
+def power_rows(test: str, flagged: list[int], n: int = 10) -> list[dict]:
+    exponents, strengths = [1.0, 1.1, 1.3], [0.0, 0.05, 0.2]
+    rows = []
+    for exponent, strength, k in zip(exponents, strengths, flagged):
+        low, high = reading.stats.wilson(k, n)
+        rows.append({"control": f"e{exponent:g}", "padding": "valid", "test": test, "n_models": n,
+                     "n_significant": k, "fraction": k / n, "ci_low": low, "ci_high": high, "scale": 1.0,
+                     "exponent": exponent, "true_mean_I": strength, "true_relative_I": strength})
+    return rows
+
+
+def test_the_power_reading_gives_the_false_positive_rate_the_power_and_the_crossing():
+    power = pd.DataFrame(power_rows("paired", [1, 6, 10]) + power_rows("magnitude", [10, 10, 10]))
+    table = reading.power_reading(power).set_index("test")
+    low, high = reading.stats.wilson(1, 10)
+    assert table.loc["paired", "fpr"] == f"1/10 = 0.10 [{low:.2f}, {high:.2f}]"
+    assert (table.loc["paired", "power 1.1"], table.loc["paired", "power 1.3"]) == ("6/10 = 0.60", "10/10 = 1.00")
+    assert table.loc["paired", "crossing"] == f"{0.05 + 0.2 / 0.4 * 0.15:.3f} (interpolated)"
+    assert table.loc["magnitude", "fpr"].startswith("10/10 = 1.00 [0.72, 1.00]")
+    assert table.loc["magnitude", "crossing"].startswith("≤ 0.000")
+    assert list(reading.strengths(power).columns) == ["padding", "exponent 1", "exponent 1.1", "exponent 1.3"]
+    assert reading.markdown(table.reset_index()).startswith("| test | padding | fpr | power 1.1 | power 1.3 |")
+
 
 @pytest.mark.slow
 def test_a_partial_folder_is_analysed_once_per_model(small_grid, tmp_path):
@@ -76,6 +107,13 @@ def test_the_reading_command_prints_the_table_and_can_publish_it(small_grid, tmp
     assert "tables/models.tsv" in manifest["files"] and manifest["n_models"] == 2
     assert len(pd.read_csv(paper / "tables" / "models.tsv", sep="\t")) == 2
     assert "- cpu (" in out and ", 1 thread per model): 2 models, " in out
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- power:start -->\nnot yet run\n<!-- power:end -->\nend\n")
+    assert cli.main([*args, "--power", "--readme", str(readme)]) == 0  # neg: exponent 1, pos: 1.5
+    out = capsys.readouterr().out
+    assert "| test | padding | fpr | power 1.5 | crossing |" in out and "| paired | valid | " in out
+    assert out in readme.read_text() and readme.read_text().endswith("<!-- power:end -->\nend\n")
+    assert "tables/power.tsv" in json.loads((paper / "manifest.json").read_text())["files"]
     assert cli.main([*args[:-5], "--published", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]) == 2
     assert "nowhere/manifest.json' does not exist" in capsys.readouterr().err and not (tmp_path / "r").exists()
 
@@ -97,3 +135,17 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     n, grid = len(models), manifest["n_grid"]
     state = "complete" if n == grid else "partial"
     assert f"{n} of {grid} models, {state}" in block.group(1)
+
+
+def test_the_readme_shows_the_power_reading_of_the_published_power_table():
+    """README "How strong must an interaction be?" = lookloss reading --power of paper/power."""
+    power_tsv = ROOT / "paper" / "power" / "tables" / "power.tsv"
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- power:start -->\n(.*?)<!-- power:end -->", readme, re.S)
+    assert block, "README lacks the <!-- power:start --> ... <!-- power:end --> block"
+    if not power_tsv.is_file():
+        assert block.group(1) == "Not yet run.\n"
+        return
+    power = pd.read_csv(power_tsv, sep="\t")
+    assert reading.markdown(reading.power_reading(power)) in block.group(1)
+    assert reading.markdown(reading.strengths(power)) in block.group(1)

@@ -75,35 +75,42 @@ def _grow(args: argparse.Namespace) -> None:
 
 
 def _reading(args: argparse.Namespace) -> None:
+    import pandas as pd
+
     from lookloss import checkpoints, reading
     from lookloss.logs import job_logger
 
     root = Path(args.root)
     settings = _config(root, args.configfile)
     settings["results_dir"] = str(args.results)
+    results = root / settings["results_dir"]
     job_logger(None)
+    names = ["models", "summary", "consistency"] + (["power"] if args.power else [])
     try:
         models = reading.analyse_published(settings, args.published, root=root)
         manifest = checkpoints.read_manifest(args.published)
         if args.write_tables:
-            results = root / settings["results_dir"]
-            names = [f"tables/{name}.tsv" for name in ("models", "summary", "consistency")]
             digest = checkpoints.simulation_digest(settings, results)
-            manifest = checkpoints.add_files(args.published, results, names, settings, digest, root)
+            manifest = checkpoints.add_files(args.published, results, [f"tables/{name}.tsv" for name in names],
+                                             settings, digest, root)
     except checkpoints.CheckpointError as error:
         raise UsageError(str(error)) from None
-    grid = settings["models"]
-    per_group = len(checkpoints.grid_models(settings)) // (len(grid["controls"]) * len(grid["paddings"]))
     state = "complete" if manifest["complete"] else "partial"
-    groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
-    text = (f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n\n"
-            + reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups))
-            + "\nTraining so far (from the manifest):\n\n"
-            + reading.training_cost(manifest))
+    text = f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n\n"
+    if args.power:
+        power = pd.read_csv(results / "tables" / "power.tsv", sep="\t")
+        text += (reading.markdown(reading.power_reading(power)) + "\nStrength of each control, mean true I / mean "
+                 "joint effect over the test pairs:\n\n" + reading.markdown(reading.strengths(power)))
+    else:
+        grid = settings["models"]
+        per_group = len(checkpoints.grid_models(settings)) // (len(grid["controls"]) * len(grid["paddings"]))
+        groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
+        text += reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups))
+    text += "\nTraining so far (from the manifest):\n\n" + reading.training_cost(manifest)
     print(text, end="")
     if args.readme is not None:
         try:
-            reading.write_readme_block(args.readme, text)
+            reading.write_readme_block(args.readme, text, "power" if args.power else "reading")
         except (OSError, ValueError) as error:
             raise UsageError(str(error)) from None
 
@@ -415,7 +422,13 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
                       help="where the analysis goes (results/reading)")
     read.add_argument("--write-tables", action="store_true",
                       help="also publish models.tsv, summary.tsv and consistency.tsv into the published folder")
-    read.add_argument("--readme", type=Path, help="also write the table into this file's <!-- reading:start --> block")
+    read.add_argument("--power", action="store_true",
+                      help="read a power sweep (presets/power.yaml): each test's false-positive rate at exponent 1, "
+                      "its power above it and where it crosses 80%%, from tables/power.tsv (also published with "
+                      "--write-tables)")
+    read.add_argument("--readme", type=Path,
+                      help="also write the text into this file's <!-- reading:start --> block (with --power: its "
+                      "<!-- power:start --> block)")
     _run_arguments(read)
     read.set_defaults(run=_reading)
 

@@ -13,9 +13,9 @@ study's shuffled kind, and the study's α:
   k-mers of the motifs' widths at the same positions in the same backgrounds. Test:
   Mann-Whitney ``|I_c|`` of the motifs > ``|I_c|`` of the k-mers.
 - **Deep feature interaction maps** (DFIM; Greenside et al. 2018, Bioinformatics): the
-  change of the target motif's DeepLIFT/SHAP importance (tangermeme's
-  ``deep_lift_shap``) when the source motif is knocked out, in both directions
-  (:func:`dfim`). Null: the same scores on the study's shuffled null of the same pairs.
+  largest change, over the target motif's positions, of its DeepLIFT/SHAP attributions
+  (tangermeme's ``deep_lift_shap``) when the source motif is knocked out, as DFIM's
+  own code scores it, in both directions (:func:`dfim`). Null: the same scores on the study's shuffled null of the same pairs.
   Test: Mann-Whitney scores > null scores.
 
 Every statistic is measured on the model's prediction mapped to counts (the study's
@@ -208,9 +208,11 @@ def dfim(model: torch.nn.Module, X: torch.Tensor, knocked_out: Sequence[torch.Te
     Returns
     -------
     numpy.ndarray, shape=(n, 3)
-        ``FIS(first -> second)``, ``FIS(second -> first)`` (the target's importance with
-        both motifs minus that with the source knocked out) and the mean absolute
-        importance they come from.
+        ``FIS(first -> second)``, ``FIS(second -> first)`` (DFIM's score: the largest
+        absolute change, over the target's positions, of its attributions summed over
+        the bases, between the sequence with both motifs and that with the source
+        knocked out) and the mean absolute attribution of the target windows they come
+        from.
     """
     dtype = _dtype(model)
     run = {"args": args, "batch_size": batch_size, "device": device, "dtype": dtype,
@@ -219,14 +221,16 @@ def dfim(model: torch.nn.Module, X: torch.Tensor, knocked_out: Sequence[torch.Te
     windows = [np.asarray(starts)[:, k, None] + np.arange(w)[None, :] for k, w in enumerate(widths)]
 
     def importance(seqs: torch.Tensor) -> list[np.ndarray]:
-        """Each motif's importance: its attributions summed over its window."""
+        """Each motif's window of attributions (summed over the bases), ``(n, width)``."""
         attributions = deep_lift_shap(model, seqs.to(dtype), **run).sum(dim=1).double().numpy()
-        return [attributions[rows[:, None], window].sum(axis=1) for window in windows]
+        return [attributions[rows[:, None], window] for window in windows]
 
     first, second = importance(X)
     second_without_first, first_without_second = importance(knocked_out[0])[1], importance(knocked_out[1])[0]
-    scale = np.mean(np.abs([second, first, second_without_first, first_without_second]), axis=0)
-    return np.column_stack([second - second_without_first, first - first_without_second, scale])
+    scale = np.mean([np.abs(a).mean(axis=1) for a in (second, first, second_without_first, first_without_second)],
+                    axis=0)
+    return np.column_stack([np.abs(second - second_without_first).max(axis=1),
+                            np.abs(first - first_without_second).max(axis=1), scale])
 
 
 # ----------------------------------------------------------------------------- per model
@@ -340,5 +344,5 @@ def run(model: torch.nn.Module, inputs: Inputs, args: tuple | None = None, batch
 
 
 def _fis(table: np.ndarray) -> np.ndarray:
-    """Per pair, the mean absolute feature interaction score of both directions, rounding set to 0."""
+    """Per pair, the mean feature interaction score of both directions, rounding set to 0."""
     return (np.abs(_rounded(table[:, 0], table[:, 2])) + np.abs(_rounded(table[:, 1], table[:, 2]))) / 2

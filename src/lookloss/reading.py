@@ -15,10 +15,11 @@ Once the folder is complete, the workflow's checkpoint route
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lookloss import checkpoints, layout, stats
@@ -132,8 +133,8 @@ HEADERS = {"control": "control", "padding": "padding", "models": "models", "pair
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """The reading table as a GitHub Markdown table."""
-    lines = ["| " + " | ".join(HEADERS[c] for c in table.columns) + " |",
+    """A reading table as a GitHub Markdown table (headers from :data:`HEADERS`, else the column names)."""
+    lines = ["| " + " | ".join(HEADERS.get(c, c) for c in table.columns) + " |",
              "|" + "|".join("---" for _ in table.columns) + "|"]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
@@ -160,16 +161,89 @@ def training_cost(manifest: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: The README's block that :func:`write_readme_block` fills.
-README_BLOCK = ("<!-- reading:start -->\n", "<!-- reading:end -->")
+# ----------------------------------------------------------------------------- power
+#: Power a test must reach for the README's crossing column.
+POWER_TARGET = 0.8
 
 
-def write_readme_block(path: str | Path, text: str) -> None:
-    """Replace what stands between the reading markers of ``path`` (a README) with ``text``."""
+def crossing(strength: Sequence[float], fraction: Sequence[float], target: float = POWER_TARGET) -> str:
+    """Where the power curve first reaches ``target``, linearly interpolated between its points.
+
+    ``strength`` (the mean true interaction relative to the mean joint effect) and
+    ``fraction`` (models flagged) are one point per control, in order of rising
+    exponent, the additive control (strength 0, its false-positive rate) first. The
+    curve is the polyline through them; the crossing is where it first reaches
+    ``target``, stated as interpolated between the two exponents that bracket it.
+    """
+    x, y = np.asarray(strength, dtype=np.float64), np.asarray(fraction, dtype=np.float64)
+    if not len(x):
+        return "n/a"
+    if y[0] >= target:
+        return f"≤ {x[0]:.3f} (already at the weakest)"
+    for k in range(1, len(x)):
+        if y[k] >= target:
+            at = x[k - 1] + (target - y[k - 1]) * (x[k] - x[k - 1]) / (y[k] - y[k - 1])
+            return f"{at:.3f} (interpolated)"
+    return f"not reached (at most {y.max():.0%})"
+
+
+def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataFrame:
+    """Per test and padding: false-positive rate at exponent 1, power above it, the crossing.
+
+    Parameters
+    ----------
+    power : pandas.DataFrame
+        ``tables/power.tsv`` (:func:`lookloss.tables.power_table`).
+    target : float
+        Power whose crossing is reported (80%).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per test x padding: ``fpr`` (models flagged at exponent 1 and their
+        fraction with its Wilson 95% interval), ``power <e>`` per exponent above 1
+        (models flagged and fraction), and ``crossing``: the strength (mean true I /
+        mean joint effect) at which :func:`crossing` puts ``target``.
+    """
+    rows = []
+    exponents = sorted(e for e in power["exponent"].unique() if e > 1)
+    for (test, padding), group in power.groupby(["test", "padding"], sort=False):
+        group = group.sort_values("exponent", kind="stable")
+        row: dict[str, Any] = {"test": test, "padding": padding}
+        additive = group[group["exponent"] == 1]
+        row["fpr"] = (_share(additive.iloc[0]) + f" [{additive.iloc[0]['ci_low']:.2f}, "
+                      f"{additive.iloc[0]['ci_high']:.2f}]") if len(additive) else "–"
+        for exponent in exponents:
+            at = group[group["exponent"] == exponent]
+            row[f"power {exponent:g}"] = _share(at.iloc[0]) if len(at) else "–"
+        row["crossing"] = crossing(group["true_relative_I"], group["fraction"], target)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def strengths(power: pd.DataFrame) -> pd.DataFrame:
+    """Per padding, each control's exponent and strength (mean true I / mean joint effect)."""
+    table = power.drop_duplicates(["padding", "control"]).sort_values(["padding", "exponent"], kind="stable")
+    return (table.pivot(index="padding", columns="exponent", values="true_relative_I")
+            .rename(columns=lambda e: f"exponent {e:g}").round(3).reset_index())
+
+
+def _share(row: pd.Series) -> str:
+    """``k/n = fraction`` of one row of the power table."""
+    return f"{int(row['n_significant'])}/{int(row['n_models'])} = {row['fraction']:.2f}"
+
+
+#: The README's blocks that :func:`write_readme_block` fills, by name.
+README_BLOCKS = {"reading": ("<!-- reading:start -->\n", "<!-- reading:end -->"),
+                 "power": ("<!-- power:start -->\n", "<!-- power:end -->")}
+
+
+def write_readme_block(path: str | Path, text: str, block: str = "reading") -> None:
+    """Replace what stands between the ``block`` markers of ``path`` (a README) with ``text``."""
     from lookloss import io
 
     content = Path(path).read_text()
-    start, end = README_BLOCK
+    start, end = README_BLOCKS[block]
     if content.count(start) != 1 or content.count(end) != 1 or content.index(start) > content.index(end):
         raise ValueError(f"{str(path)!r} needs one {start.strip()} ... {end} block")
     before, rest = content.split(start)

@@ -3,7 +3,9 @@
 
 # One job analyses the seeds of one control x padding x arch x L1 (5 models by default):
 # starting a Python process that imports torch, pandas and scipy costs about as much as
-# analysing one model, so 36 jobs instead of 180 (BENCHMARKS.md, analysis time).
+# analysing one model, so 36 jobs instead of 180 (BENCHMARKS.md, analysis time). The
+# study's own analysis and tables go before the extra detectors (detectors.smk): with
+# both ready, Snakemake runs the higher priority first, so the study's answer comes first.
 rule interactions:
     input:
         models=seed_files("models", "model.pt"),
@@ -20,6 +22,7 @@ rule interactions:
     benchmark:
         results("benchmarks", "interactions", "{control}", "{padding}", "{arch}-l1_{l1}.tsv")
     threads: 1
+    priority: 10
     conda:
         ENV
     script:
@@ -45,6 +48,7 @@ rule tables:
         results("logs", "tables.log"),
     benchmark:
         results("benchmarks", "tables.tsv")
+    priority: 10
     conda:
         ENV
     script:
