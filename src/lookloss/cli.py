@@ -82,7 +82,7 @@ def _reading(args: argparse.Namespace) -> None:
 
     root = Path(args.root)
     settings = _config(root, args.configfile)
-    settings["results_dir"] = str(args.results)
+    settings["results_dir"] = str(args.results or Path(settings["results_dir"], "reading"))
     results = root / settings["results_dir"]
     job_logger(None)
     names = ["models", "summary", "consistency"] + (["power"] if args.power else [])
@@ -418,8 +418,9 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
                                "print, per control x padding, how many models each test flags, Spearman rho, the "
                                "median test MSE and epochs, beside the paper's numbers (Markdown).")
     read.add_argument("--published", type=Path, default=Path("paper"), help="the published folder (paper)")
-    read.add_argument("--results", type=Path, default=Path("results/reading"),
-                      help="where the analysis goes (results/reading)")
+    read.add_argument("--results", type=Path, default=None,
+                      help="where the analysis goes (default: the configuration's results_dir + /reading, e.g. "
+                      "results/reading)")
     read.add_argument("--write-tables", action="store_true",
                       help="also publish models.tsv, summary.tsv and consistency.tsv into the published folder")
     read.add_argument("--power", action="store_true",
