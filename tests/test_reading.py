@@ -40,12 +40,21 @@ def test_the_reading_table_counts_each_test_per_group_beside_the_paper():
     assert every.iloc[1]["paired"] == "–" and every.iloc[1]["paper_paired"] == "19/45"
 
 
+def test_the_detector_reading_counts_each_detectors_flags_per_group():
+    table = pd.DataFrame([{"detector": d, "control": c, "padding": "valid", "n_flagged": k, "n_models": 3}
+                          for c in ("neg", "pos") for d, k in (("magnitude", 3 if c == "neg" else 2), ("gia", 1))])
+    got = reading.detector_reading(table)
+    assert list(got.columns) == ["detector", "neg valid", "pos valid"]
+    assert got.values.tolist() == [["magnitude", "3/3", "2/3"], ["gia", "1/3", "1/3"]]
+
+
 def test_the_power_crossing_interpolates_between_the_bracketing_controls():
     assert reading.crossing([0.0, 0.1, 0.2, 0.3], [0.05, 0.5, 0.9, 1.0]) == "0.175 (interpolated)"
     assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.8, 0.9]) == "0.100 (interpolated)"  # reached exactly
     assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.3, 0.6]) == "not reached (at most 60%)"
     assert reading.crossing([0.0, 0.1], [0.9, 1.0]) == "≤ 0.000 (already at the weakest)"
-    assert reading.crossing([0.0, 0.1, 0.2], [0.4, 0.2, 1.0], target=0.5) == f"{0.1 + 0.3 * 0.1 / 0.8:.3f} (interpolated)"
+    first = f"{0.1 + 0.3 * 0.1 / 0.8:.3f} (interpolated)"  # the first crossing, not a later one
+    assert reading.crossing([0.0, 0.1, 0.2], [0.4, 0.2, 1.0], target=0.5) == first
 
 
 def power_rows(test: str, flagged: list[int], n: int = 10) -> list[dict]:
@@ -103,8 +112,10 @@ def test_the_reading_command_prints_the_table_and_can_publish_it(small_grid, tmp
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert out.startswith("2 of 4 models, partial") and "| neg | valid | 1 |" in out
+    assert "| detector | neg valid | pos valid |" in out and "| dfim | " in out
     manifest = json.loads((paper / "manifest.json").read_text())
     assert "tables/models.tsv" in manifest["files"] and manifest["n_models"] == 2
+    assert {"tables/detectors.tsv", "tables/detector_models.tsv"} <= set(manifest["files"])
     assert len(pd.read_csv(paper / "tables" / "models.tsv", sep="\t")) == 2
     assert "- cpu (" in out and ", 1 thread per model): 2 models, " in out
     readme = tmp_path / "README.md"
@@ -135,6 +146,9 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     n, grid = len(models), manifest["n_grid"]
     state = "complete" if n == grid else "partial"
     assert f"{n} of {grid} models, {state}" in block.group(1)
+    found = ROOT / "paper" / "tables" / "detectors.tsv"
+    if found.is_file():
+        assert reading.markdown(reading.detector_reading(pd.read_csv(found, sep="\t"))) in block.group(1)
 
 
 def test_the_readme_shows_the_power_reading_of_the_published_power_table():

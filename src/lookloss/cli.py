@@ -85,14 +85,13 @@ def _reading(args: argparse.Namespace) -> None:
     settings["results_dir"] = str(args.results or Path(settings["results_dir"], "reading"))
     results = root / settings["results_dir"]
     job_logger(None)
-    names = ["models", "summary", "consistency"] + (["power"] if args.power else [])
     try:
         models = reading.analyse_published(settings, args.published, root=root)
         manifest = checkpoints.read_manifest(args.published)
         if args.write_tables:
             digest = checkpoints.simulation_digest(settings, results)
-            manifest = checkpoints.add_files(args.published, results, [f"tables/{name}.tsv" for name in names],
-                                             settings, digest, root)
+            manifest = checkpoints.add_files(args.published, results,
+                                             [f"tables/{name}.tsv" for name in reading.TABLES], settings, digest, root)
     except checkpoints.CheckpointError as error:
         raise UsageError(str(error)) from None
     state = "complete" if manifest["complete"] else "partial"
@@ -106,7 +105,10 @@ def _reading(args: argparse.Namespace) -> None:
         per_group = len(checkpoints.grid_models(settings)) // (len(grid["controls"]) * len(grid["paddings"]))
         groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
         text += reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups))
-    text += "\nTraining so far (from the manifest):\n\n" + reading.training_cost(manifest)
+    found = pd.read_csv(results / "tables" / "detectors.tsv", sep="\t")
+    text += (f"\nModels flagged by each detector at α = {settings['analysis']['alpha']:g} (docs/study.md section 8; "
+             "an additive control's flags are false positives):\n\n" + reading.markdown(reading.detector_reading(found))
+             + "\nTraining so far (from the manifest):\n\n" + reading.training_cost(manifest))
     print(text, end="")
     if args.readme is not None:
         try:
@@ -422,11 +424,11 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
                       help="where the analysis goes (default: the configuration's results_dir + /reading, e.g. "
                       "results/reading)")
     read.add_argument("--write-tables", action="store_true",
-                      help="also publish models.tsv, summary.tsv and consistency.tsv into the published folder")
+                      help="also publish the tables (models, summary, consistency, power, detectors, "
+                      "detector_models) into the published folder")
     read.add_argument("--power", action="store_true",
                       help="read a power sweep (presets/power.yaml): each test's false-positive rate at exponent 1, "
-                      "its power above it and where it crosses 80%%, from tables/power.tsv (also published with "
-                      "--write-tables)")
+                      "its power above it and where it crosses 80%%, from tables/power.tsv")
     read.add_argument("--readme", type=Path,
                       help="also write the text into this file's <!-- reading:start --> block (with --power: its "
                       "<!-- power:start --> block)")

@@ -15,7 +15,8 @@ study's shuffled kind, and the study's α:
 - **Deep feature interaction maps** (DFIM; Greenside et al. 2018, Bioinformatics): the
   largest change, over the target motif's positions, of its DeepLIFT/SHAP attributions
   (tangermeme's ``deep_lift_shap``) when the source motif is knocked out, as DFIM's
-  own code scores it, in both directions (:func:`dfim`). Null: the same scores on the study's shuffled null of the same pairs.
+  own code scores it, in both directions (:func:`dfim`). Null: the same scores on the
+  study's shuffled null of the same pairs.
   Test: Mann-Whitney scores > null scores.
 
 Every statistic is measured on the model's prediction mapped to counts (the study's

@@ -101,7 +101,7 @@ def parse_model_id(name: str) -> ModelId:
 
 # ----------------------------------------------------------------------- result paths
 #: Stages whose outputs live in one folder per model: ``{stage}/{control}/{padding}/{model}/``.
-MODEL_STAGES = ("models", "interactions")
+MODEL_STAGES = ("models", "interactions", "detectors")
 #: Files a trained model's folder holds.
 MODEL_FILES = ("model.pt", "history.tsv", "metrics.json")
 

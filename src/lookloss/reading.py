@@ -36,6 +36,8 @@ PAPER: dict[tuple[str, str], dict[str, Any]] = {
     ("pos", "valid"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": "-0.19"},
     ("pos", "same"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": "-0.002"},
 }
+#: The tables :func:`analyse_published` writes (``tables/{name}.tsv``).
+TABLES = ("models", "summary", "consistency", "power", "detectors", "detector_models")
 #: Tests of the reading table, in column order, with their column in ``models.tsv``.
 TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude", "random-position": "p_randpos"}
 
@@ -70,19 +72,28 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
     _import_new(folder, results, identities, manifest["files"])
     for padding in config["models"]["paddings"]:
         todo = [_analysis_job(results, i) for i in identities if i["padding"] == padding]
-        todo = [job for job in todo if not _analysed(job)]
-        if todo:
-            log.info("analysing %d %s model(s)", len(todo), padding)
-            pairs = {s: results / "simulation" / padding / f"{layout.pairs_name(s)}.npz" for s in layout.PAIR_SETS}
-            jobs.analyse_models(todo, pairs, log=log)
-    stats_paths = [_analysis_job(results, i)["stats"] for i in identities]
+        pairs = {s: results / "simulation" / padding / f"{layout.pairs_name(s)}.npz" for s in layout.PAIR_SETS}
+        analyse = [job for job in todo if not _analysed(job)]
+        if analyse:
+            log.info("analysing %d %s model(s)", len(analyse), padding)
+            jobs.analyse_models(analyse, pairs, log=log)
+        detect = [{**job, "stats": job["detectors"]} for job in todo if not _fresh([job["detectors"]], job["model"])]
+        if detect:
+            log.info("running the detectors on %d %s model(s)", len(detect), padding)
+            jobs.detect_models(detect, {"test": pairs["test"], "shuffled": pairs["shuffled"]}, config["simulation"],
+                               config["detectors"], base_dir=root, log=log)
+    every = [_analysis_job(results, i) for i in identities]
     first = {}
-    for i in identities:
-        first.setdefault((i["control"], i["padding"]), _analysis_job(results, i)["tables"]["test"])
-    analysis = config["analysis"]
-    outs = {name: results / "tables" / f"{name}.tsv" for name in ("models", "summary", "consistency", "power")}
-    return jobs.write_tables(stats_paths, list(first.values()), analysis["alpha"], analysis["consistency_fraction"],
-                             {c: config["simulation"]["controls"][c] for c in config["models"]["controls"]}, outs)
+    for job in every:
+        first.setdefault((job["identity"]["control"], job["identity"]["padding"]), job["tables"]["test"])
+    alpha, controls = config["analysis"]["alpha"], {c: config["simulation"]["controls"][c]
+                                                    for c in config["models"]["controls"]}
+    outs = {name: results / "tables" / f"{name}.tsv" for name in TABLES}
+    models = jobs.write_tables([job["stats"] for job in every], list(first.values()), alpha,
+                               config["analysis"]["consistency_fraction"], controls, outs)
+    jobs.write_detector_table(outs["models"], [job["detectors"] for job in every], alpha, controls,
+                              {"table": outs["detectors"], "per_model": outs["detector_models"]})
+    return models
 
 
 def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
@@ -159,6 +170,16 @@ def training_cost(manifest: Mapping[str, Any]) -> str:
                      f"models, {wall / 3600:.1f} h of training wall time, {wall / len(records) / 60:.0f} min per "
                      f"model{used}")
     return "\n".join(lines) + "\n"
+
+
+def detector_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """Per detector, the models it flags in each control x padding (``k/n``), from ``tables/detectors.tsv``."""
+    rows = []
+    for detector, group in table.groupby("detector", sort=False):
+        row = {"detector": detector}
+        row.update({f"{r.control} {r.padding}": f"{r.n_flagged}/{r.n_models}" for r in group.itertuples()})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- power
@@ -274,15 +295,22 @@ def _import_new(folder: Path, results: Path, identities: list[dict[str, Any]], l
 
 
 def _analysis_job(results: Path, identity: Mapping[str, Any]) -> dict[str, Any]:
-    """One model's analysis job, as :func:`lookloss.jobs.analyse_models` takes it."""
+    """One model's analysis job, as :func:`lookloss.jobs.analyse_models` takes it, and
+    where its detector statistics go (:func:`lookloss.jobs.detect_models`)."""
     name = layout.model_id(identity["arch"], identity["l1"], identity["seed"])
-    models = results / layout.model_dir("models", identity["control"], identity["padding"], name)
-    out = results / layout.model_dir("interactions", identity["control"], identity["padding"], name)
-    return {"model": models / "model.pt", "metrics": models / "metrics.json", "identity": dict(identity),
-            "tables": {s: out / f"{s}.parquet" for s in layout.PAIR_SETS}, "stats": out / "stats.json"}
+    folder = {stage: results / layout.model_dir(stage, identity["control"], identity["padding"], name)
+              for stage in ("models", "interactions", "detectors")}
+    tables = {s: folder["interactions"] / f"{s}.parquet" for s in layout.PAIR_SETS}
+    return {"model": folder["models"] / "model.pt", "metrics": folder["models"] / "metrics.json",
+            "identity": dict(identity), "tables": tables, "stats": folder["interactions"] / "stats.json",
+            "detectors": folder["detectors"] / "stats.json"}
 
 
 def _analysed(job: Mapping[str, Any]) -> bool:
-    """Whether the job's outputs exist and are newer than its model."""
-    outputs = [job["stats"], *job["tables"].values()]
-    return all(p.is_file() for p in outputs) and min(p.stat().st_mtime for p in outputs) >= job["model"].stat().st_mtime
+    """Whether the job's analysis outputs exist and are newer than its model."""
+    return _fresh([job["stats"], *job["tables"].values()], job["model"])
+
+
+def _fresh(outputs: Sequence[Path], source: Path) -> bool:
+    """Whether every output exists and is newer than ``source``."""
+    return all(p.is_file() for p in outputs) and min(p.stat().st_mtime for p in outputs) >= source.stat().st_mtime
