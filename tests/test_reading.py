@@ -46,6 +46,9 @@ def test_the_detector_reading_counts_each_detectors_flags_per_group():
     got = reading.detector_reading(table)
     assert list(got.columns) == ["detector", "neg valid", "pos valid"]
     assert got.values.tolist() == [["magnitude", "3/3", "2/3"], ["gia", "1/3", "1/3"]]
+    ordered = reading.detector_reading(table, [("pos", "valid"), ("neg", "same"), ("neg", "valid")])
+    assert list(ordered.columns) == ["detector", "pos valid", "neg same", "neg valid"]
+    assert ordered.values.tolist()[0] == ["magnitude", "2/3", "–", "3/3"]
 
 
 def test_the_power_crossing_interpolates_between_the_bracketing_controls():
@@ -148,7 +151,8 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     assert f"{n} of {grid} models, {state}" in block.group(1)
     found = ROOT / "paper" / "tables" / "detectors.tsv"
     if found.is_file():
-        assert reading.markdown(reading.detector_reading(pd.read_csv(found, sep="\t"))) in block.group(1)
+        table = reading.detector_reading(pd.read_csv(found, sep="\t"), groups)
+        assert reading.markdown(table) in block.group(1)
 
 
 def test_the_readme_shows_the_power_reading_of_the_published_power_table():

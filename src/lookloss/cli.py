@@ -95,19 +95,18 @@ def _reading(args: argparse.Namespace) -> None:
     except checkpoints.CheckpointError as error:
         raise UsageError(str(error)) from None
     state = "complete" if manifest["complete"] else "partial"
+    groups = [(c, p) for c in settings["models"]["controls"] for p in settings["models"]["paddings"]]
     text = f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n\n"
     if args.power:
         power = pd.read_csv(results / "tables" / "power.tsv", sep="\t")
         text += (reading.markdown(reading.power_reading(power)) + "\nStrength of each control, mean true I / mean "
                  "joint effect over the test pairs:\n\n" + reading.markdown(reading.strengths(power)))
     else:
-        grid = settings["models"]
-        per_group = len(checkpoints.grid_models(settings)) // (len(grid["controls"]) * len(grid["paddings"]))
-        groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
+        per_group = len(checkpoints.grid_models(settings)) // len(groups)
         text += reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups))
-    found = pd.read_csv(results / "tables" / "detectors.tsv", sep="\t")
+    found = reading.detector_reading(pd.read_csv(results / "tables" / "detectors.tsv", sep="\t"), groups)
     text += (f"\nModels flagged by each detector at α = {settings['analysis']['alpha']:g} (docs/study.md section 8; "
-             "an additive control's flags are false positives):\n\n" + reading.markdown(reading.detector_reading(found))
+             "an additive control's flags are false positives):\n\n" + reading.markdown(found)
              + "\nTraining so far (from the manifest):\n\n" + reading.training_cost(manifest))
     print(text, end="")
     if args.readme is not None:

@@ -172,12 +172,17 @@ def training_cost(manifest: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def detector_reading(table: pd.DataFrame) -> pd.DataFrame:
-    """Per detector, the models it flags in each control x padding (``k/n``), from ``tables/detectors.tsv``."""
+def detector_reading(table: pd.DataFrame, groups: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Per detector, the models it flags in each control x padding (``k/n``), from ``tables/detectors.tsv``.
+
+    ``groups`` orders the columns (default: as the table lists them); a group the
+    table lacks shows "–".
+    """
     rows = []
     for detector, group in table.groupby("detector", sort=False):
+        flagged = {(r.control, r.padding): f"{r.n_flagged}/{r.n_models}" for r in group.itertuples()}
         row = {"detector": detector}
-        row.update({f"{r.control} {r.padding}": f"{r.n_flagged}/{r.n_models}" for r in group.itertuples()})
+        row.update({f"{c} {p}": flagged.get((c, p), "–") for c, p in groups or list(flagged)})
         rows.append(row)
     return pd.DataFrame(rows)
 
