@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,25 @@ def test_the_publish_command_reports_an_unfinished_run(tmp_path, capsys):
                        str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out")])
     assert status == 2 and "finish the run first" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_two_publishers_take_turns_on_a_folder(small_grid, tmp_path):
+    """add_files waits while another publisher holds the folder, then keeps both's files."""
+    results = tmp_path / "r"
+    for name in ("tables/a.tsv", "tables/b.tsv"):
+        (results / name).parent.mkdir(parents=True, exist_ok=True)
+        (results / name).write_text(f"{name}\n")
+    folder, digest, done = tmp_path / "published", {"valid/x.npz": "0" * 64}, []
+    checkpoints.add_files(folder, results, ["tables/a.tsv"], small_grid, digest, ROOT)
+
+    def publish() -> None:
+        done.append(checkpoints.add_files(folder, results, ["tables/b.tsv"], small_grid, digest, ROOT))
+
+    with checkpoints.locked(folder):
+        other = threading.Thread(target=publish)
+        other.start()
+        other.join(1.0)
+        assert other.is_alive() and not done  # waiting for the folder
+    other.join(30)
+    assert done and set(done[0]["files"]) == {"tables/a.tsv", "tables/b.tsv"}
+    assert json.loads((folder / "manifest.json").read_text())["files"] == done[0]["files"]

@@ -24,10 +24,13 @@ This module does not import torch (Snakemake calls :func:`check_manifest` at sta
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,17 +180,32 @@ def add_files(folder: str | Path, results: str | Path, names: Sequence[str], con
         The new manifest.
     """
     folder = Path(folder)
-    old = read_manifest(folder) if (folder / MANIFEST).is_file() else None
-    if old is not None:
-        check_fits(old, config, digest, folder)
-    files = dict(old["files"]) if old else {}
-    for name in names:
-        with io.atomic_path(folder / name) as tmp:
-            shutil.copyfile(Path(results, name), tmp)
-        files[name] = sha256(folder / name)
-    manifest = _manifest(config, folder, files, digest, root, old.get("phases", {}) if old else {})
-    io.write_json(folder / MANIFEST, manifest)
+    with locked(folder):
+        old = read_manifest(folder) if (folder / MANIFEST).is_file() else None
+        if old is not None:
+            check_fits(old, config, digest, folder)
+        files = dict(old["files"]) if old else {}
+        for name in names:
+            with io.atomic_path(folder / name) as tmp:
+                shutil.copyfile(Path(results, name), tmp)
+            files[name] = sha256(folder / name)
+        manifest = _manifest(config, folder, files, digest, root, old.get("phases", {}) if old else {})
+        io.write_json(folder / MANIFEST, manifest)
     return manifest
+
+
+@contextmanager
+def locked(folder: str | Path) -> Iterator[None]:
+    """Hold the published ``folder`` (an exclusive ``flock`` on its directory, created if
+    new) while its manifest is read and rewritten, so that two publishers at once (``lookloss
+    grow`` and ``lookloss reading --write-tables``) never lose each other's files."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def published_models(manifest: Mapping[str, Any], config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
