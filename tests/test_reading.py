@@ -55,7 +55,9 @@ def test_the_power_crossing_interpolates_between_the_bracketing_controls():
     assert reading.crossing([0.0, 0.1, 0.2, 0.3], [0.05, 0.5, 0.9, 1.0]) == "0.175 (interpolated)"
     assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.8, 0.9]) == "0.100 (interpolated)"  # reached exactly
     assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.3, 0.6]) == "not reached (at most 60%)"
-    assert reading.crossing([0.0, 0.1], [0.9, 1.0]) == "≤ 0.000 (already at the weakest)"
+    assert reading.crossing([0.0, 0.1], [0.9, 1.0]) == "n/a (flags 90% of the additive models)"  # no power
+    assert reading.crossing([0.05, 0.1], [0.9, 1.0], additive_first=False) == "≤ 0.050 (already at the weakest)"
+    assert reading.crossing([0.0, float("nan")], [0.1, 1.0]) == "n/a (a control's strength is unknown)"
     first = f"{0.1 + 0.3 * 0.1 / 0.8:.3f} (interpolated)"  # the first crossing, not a later one
     assert reading.crossing([0.0, 0.1, 0.2], [0.4, 0.2, 1.0], target=0.5) == first
 
@@ -79,9 +81,15 @@ def test_the_power_reading_gives_the_false_positive_rate_the_power_and_the_cross
     assert (table.loc["paired", "power 1.1"], table.loc["paired", "power 1.3"]) == ("6/10 = 0.60", "10/10 = 1.00")
     assert table.loc["paired", "crossing"] == f"{0.05 + 0.2 / 0.4 * 0.15:.3f} (interpolated)"
     assert table.loc["magnitude", "fpr"].startswith("10/10 = 1.00 [0.72, 1.00]")
-    assert table.loc["magnitude", "crossing"].startswith("≤ 0.000")
+    assert table.loc["magnitude", "crossing"] == "n/a (flags 100% of the additive models)"
     assert list(reading.strengths(power).columns) == ["padding", "exponent 1", "exponent 1.1", "exponent 1.3"]
     assert reading.markdown(table.reset_index()).startswith("| test | padding | fpr | power 1.1 | power 1.3 |")
+    without_additive = reading.power_reading(power[power["exponent"] > 1]).set_index("test")
+    assert without_additive.loc["paired", "fpr"] == "–"
+    assert without_additive.loc["paired", "crossing"] == f"{0.05 + 0.2 / 0.4 * 0.15:.3f} (interpolated)"
+    twin = power.assign(control=power["control"].where(power["exponent"] != 1.1, "e1.1b"))
+    with pytest.raises(ValueError, match="controls share an exponent"):
+        reading.power_reading(pd.concat([power, twin[twin["exponent"] == 1.1]]))
 
 
 @pytest.mark.slow
@@ -97,6 +105,13 @@ def test_a_partial_folder_is_analysed_once_per_model(small_grid, tmp_path):
     again = reading.analyse_published(reading_config, paper, root=ROOT)
     assert [p.stat().st_mtime_ns for p in stats] == stamps  # nothing analysed twice
     pd.testing.assert_frame_equal(models, again)
+    found = sorted((tmp_path / "reading" / "detectors").rglob("stats.json"))
+    assert len(found) == 3 and set(found) <= set(stats)
+    other = {**reading_config, "detectors": {**reading_config["detectors"], "dfim_pairs": 7}}
+    reading.analyse_published(other, paper, root=ROOT)  # other detector settings: the detectors again
+    redone = [p.stat().st_mtime_ns != stamp for p, stamp in zip(stats, stamps, strict=True)]
+    assert sum(redone) == 3 and all(redone[stats.index(p)] for p in found)
+    assert {json.loads(p.read_text())["n_dfim_pairs"] for p in found} == {7}
     with open(next(paper.rglob("model.pt")), "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(checkpoints.CheckpointError, match="does not match its sha256"):
@@ -127,7 +142,7 @@ def test_the_reading_command_prints_the_table_and_can_publish_it(small_grid, tmp
     out = capsys.readouterr().out
     assert "| test | padding | fpr | power 1.5 | crossing |" in out and "| paired | valid | " in out
     assert out in readme.read_text() and readme.read_text().endswith("<!-- power:end -->\nend\n")
-    assert "tables/power.tsv" in json.loads((paper / "manifest.json").read_text())["files"]
+    assert "| padding | exponent 1 | exponent 1.5 |" in out  # each control's strength
     assert cli.main([*args[:-5], "--published", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]) == 2
     assert "nowhere/manifest.json' does not exist" in capsys.readouterr().err and not (tmp_path / "r").exists()
 

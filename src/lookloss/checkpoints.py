@@ -137,16 +137,17 @@ def publish(config: Mapping[str, Any], out: str | Path, root: str | Path = ".") 
         raise CheckpointError(f"{len(missing)} model file(s) of the grid are not in {results} "
                               f"(first: {missing[0]}): finish the run first")
     digest = simulation_digest(config, results)
-    if (Path(out) / MANIFEST).is_file():
-        check_fits(read_manifest(out), config, digest, out)
     names = grid + sorted(str(p.relative_to(results)) for p in results.glob("tables/*.tsv"))
     names += sorted(str(p.relative_to(results)) for p in results.glob("figures/*.png"))
-    for name in names:
-        with io.atomic_path(out / name) as tmp:
-            shutil.copyfile(results / name, tmp)
-    manifest = _manifest(config, out, {name: sha256(out / name) for name in names}, digest, root,
-                         phase_spans(results))
-    io.write_json(out / MANIFEST, manifest)
+    with locked(out):
+        if (Path(out) / MANIFEST).is_file():
+            check_fits(read_manifest(out), config, digest, out)
+        for name in names:
+            with io.atomic_path(out / name) as tmp:
+                shutil.copyfile(results / name, tmp)
+        manifest = _manifest(config, out, {name: sha256(out / name) for name in names}, digest, root,
+                             phase_spans(results))
+        io.write_json(out / MANIFEST, manifest)
     return manifest
 
 
@@ -197,8 +198,9 @@ def add_files(folder: str | Path, results: str | Path, names: Sequence[str], con
 @contextmanager
 def locked(folder: str | Path) -> Iterator[None]:
     """Hold the published ``folder`` (an exclusive ``flock`` on its directory, created if
-    new) while its manifest is read and rewritten, so that two publishers at once (``lookloss
-    grow`` and ``lookloss reading --write-tables``) never lose each other's files."""
+    new) while its manifest is read and rewritten, so that two publishers at once
+    (``lookloss grow``, ``lookloss reading --write-tables``, ``lookloss publish``) never
+    lose each other's files."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     handle = os.open(folder, os.O_RDONLY)
     try:

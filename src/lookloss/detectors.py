@@ -213,7 +213,9 @@ def dfim(model: torch.nn.Module, X: torch.Tensor, knocked_out: Sequence[torch.Te
         absolute change, over the target's positions, of its attributions summed over
         the bases, between the sequence with both motifs and that with the source
         knocked out) and the mean absolute attribution of the target windows they come
-        from.
+        from. DFIM's code takes ``|Δ|`` per base and sums over the bases; summing first
+        is the same here because the attributions are not hypothetical (one base per
+        position is non-zero) and the target's bases are the same in both sequences.
     """
     dtype = _dtype(model)
     run = {"args": args, "batch_size": batch_size, "device": device, "dtype": dtype,

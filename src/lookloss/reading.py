@@ -4,9 +4,13 @@ While the paper-scale run grows (:mod:`lookloss.grow`), the README shows the stu
 table for the models published so far. :func:`analyse_published` rebuilds the
 simulation, checks it and every model against the folder's manifest, analyses each
 published model once (:func:`lookloss.jobs.analyse_models`, the workflow's analysis
-job) and writes the study's tables (:func:`lookloss.jobs.write_tables`);
-:func:`reading_table` condenses them per control x padding, beside what the paper
-reported (:data:`PAPER`), and :func:`markdown` renders that for the README.
+job), runs the two extra detectors on it (:func:`lookloss.jobs.detect_models`) and
+writes the study's tables (:func:`lookloss.jobs.write_tables`,
+:func:`lookloss.jobs.write_detector_table`); :func:`reading_table` condenses them per
+control x padding, beside what the paper reported (:data:`PAPER`),
+:func:`detector_reading` counts each detector's flags, and :func:`markdown` renders
+both for the README. For a power sweep (``presets/power.yaml``), :func:`power_reading`
+gives each test's false-positive rate, its power and where it crosses 80%.
 
 Once the folder is complete, the workflow's checkpoint route
 (``presets/paper-checkpoints.yaml``) re-derives the same tables and every figure.
@@ -14,6 +18,8 @@ Once the folder is complete, the workflow's checkpoint route
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lookloss import checkpoints, layout, stats
+from lookloss import checkpoints, io, layout, stats
 
 log = logging.getLogger("lookloss")
 
@@ -43,12 +49,15 @@ TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitu
 
 
 def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str | Path = ".") -> pd.DataFrame:
-    """Analyse every model the published ``folder`` holds; write and return ``models.tsv``.
+    """Analyse every model the published ``folder`` holds and run the detectors on it;
+    write the tables (:data:`TABLES`) and return ``models.tsv``.
 
     The configuration's ``results_dir`` (relative to ``root``) receives the
     simulation, a verified copy of each published model, its interaction tables and
-    statistics, and ``tables/``. A model analysed by an earlier call (its statistics
-    newer than its copy) is not analysed again.
+    statistics, its detector statistics, and ``tables/``. A model analysed by an
+    earlier call (its statistics newer than its copy) is not analysed again; its
+    detector statistics are redone when the ``detectors`` settings or the code of
+    :mod:`lookloss.detectors` changed since (``detectors/key.json``).
 
     Raises
     ------
@@ -70,18 +79,7 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
         raise checkpoints.CheckpointError(f"{str(folder)!r} holds no model of this configuration's grid yet")
     identities = [_identity(c, p, m) for c, p, m in held]
     _import_new(folder, results, identities, manifest["files"])
-    for padding in config["models"]["paddings"]:
-        todo = [_analysis_job(results, i) for i in identities if i["padding"] == padding]
-        pairs = {s: results / "simulation" / padding / f"{layout.pairs_name(s)}.npz" for s in layout.PAIR_SETS}
-        analyse = [job for job in todo if not _analysed(job)]
-        if analyse:
-            log.info("analysing %d %s model(s)", len(analyse), padding)
-            jobs.analyse_models(analyse, pairs, log=log)
-        detect = [{**job, "stats": job["detectors"]} for job in todo if not _fresh([job["detectors"]], job["model"])]
-        if detect:
-            log.info("running the detectors on %d %s model(s)", len(detect), padding)
-            jobs.detect_models(detect, {"test": pairs["test"], "shuffled": pairs["shuffled"]}, config["simulation"],
-                               config["detectors"], base_dir=root, log=log)
+    _analyse_new(config, results, [_analysis_job(results, i) for i in identities], root)
     every = [_analysis_job(results, i) for i in identities]
     first = {}
     for job in every:
@@ -94,6 +92,37 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
     jobs.write_detector_table(outs["models"], [job["detectors"] for job in every], alpha, controls,
                               {"table": outs["detectors"], "per_model": outs["detector_models"]})
     return models
+
+
+def _analyse_new(config: Mapping[str, Any], results: Path, todo: list[dict[str, Any]], root: str | Path) -> None:
+    """Analyse the jobs not analysed yet and run the detectors where their statistics are stale."""
+    from lookloss import jobs
+
+    key_file = results / "detectors" / "key.json"
+    key = {"key": _detector_key(config["detectors"])}
+    same_key = key_file.is_file() and json.loads(key_file.read_text()) == key
+    for padding in config["models"]["paddings"]:
+        here = [job for job in todo if job["identity"]["padding"] == padding]
+        pairs = {s: results / "simulation" / padding / f"{layout.pairs_name(s)}.npz" for s in layout.PAIR_SETS}
+        analyse = [job for job in here if not _analysed(job)]
+        if analyse:
+            log.info("analysing %d %s model(s)", len(analyse), padding)
+            jobs.analyse_models(analyse, pairs, log=log)
+        detect = [{**job, "stats": job["detectors"]} for job in here
+                  if not (same_key and _fresh([job["detectors"]], job["model"]))]
+        if detect:
+            log.info("running the detectors on %d %s model(s)", len(detect), padding)
+            jobs.detect_models(detect, {"test": pairs["test"], "shuffled": pairs["shuffled"]}, config["simulation"],
+                               config["detectors"], base_dir=root, log=log)
+    io.write_json(key_file, key)
+
+
+def _detector_key(settings: Mapping[str, Any]) -> str:
+    """sha256 of the detectors' settings and of the code of :mod:`lookloss.detectors`."""
+    from lookloss import detectors
+
+    text = json.dumps(dict(settings), sort_keys=True) + Path(detectors.__file__).read_text()
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
@@ -192,20 +221,26 @@ def detector_reading(table: pd.DataFrame, groups: list[tuple[str, str]] | None =
 POWER_TARGET = 0.8
 
 
-def crossing(strength: Sequence[float], fraction: Sequence[float], target: float = POWER_TARGET) -> str:
+def crossing(strength: Sequence[float], fraction: Sequence[float], target: float = POWER_TARGET,
+             additive_first: bool = True) -> str:
     """Where the power curve first reaches ``target``, linearly interpolated between its points.
 
     ``strength`` (the mean true interaction relative to the mean joint effect) and
     ``fraction`` (models flagged) are one point per control, in order of rising
-    exponent, the additive control (strength 0, its false-positive rate) first. The
-    curve is the polyline through them; the crossing is where it first reaches
-    ``target``, stated as interpolated between the two exponents that bracket it.
+    exponent; with ``additive_first``, the first is the additive control (strength 0,
+    its false-positive rate). The curve is the polyline through them; the crossing is
+    where it first reaches ``target``, stated as interpolated between the two controls
+    that bracket it. A test that already flags ``target`` of the additive models has no
+    crossing: it does not tell interaction from none.
     """
     x, y = np.asarray(strength, dtype=np.float64), np.asarray(fraction, dtype=np.float64)
     if not len(x):
         return "n/a"
+    if np.isnan(x).any():
+        return "n/a (a control's strength is unknown)"
     if y[0] >= target:
-        return f"≤ {x[0]:.3f} (already at the weakest)"
+        return (f"n/a (flags {y[0]:.0%} of the additive models)" if additive_first
+                else f"≤ {x[0]:.3f} (already at the weakest)")
     for k in range(1, len(x)):
         if y[k] >= target:
             at = x[k - 1] + (target - y[k - 1]) * (x[k] - x[k - 1]) / (y[k] - y[k - 1])
@@ -227,14 +262,24 @@ def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataF
     -------
     pandas.DataFrame
         One row per test x padding: ``fpr`` (models flagged at exponent 1 and their
-        fraction with its Wilson 95% interval), ``power <e>`` per exponent above 1
-        (models flagged and fraction), and ``crossing``: the strength (mean true I /
-        mean joint effect) at which :func:`crossing` puts ``target``.
+        fraction with its Wilson 95% interval; "–" without an additive control),
+        ``power <e>`` per exponent above 1 (models flagged and fraction), and
+        ``crossing``: the strength (mean true I / mean joint effect) at which
+        :func:`crossing` puts ``target`` on the curve of the controls of exponent ≥ 1.
+
+    Raises
+    ------
+    ValueError
+        Two controls share an exponent (the curve would be ambiguous).
     """
+    shared = power.drop_duplicates(["control", "exponent"]).groupby("exponent")["control"].unique()
+    if (shared.map(len) > 1).any():
+        raise ValueError(f"controls share an exponent: {shared[shared.map(len) > 1].map(sorted).to_dict()}; "
+                         "the power reading needs one control per exponent")
     rows = []
     exponents = sorted(e for e in power["exponent"].unique() if e > 1)
     for (test, padding), group in power.groupby(["test", "padding"], sort=False):
-        group = group.sort_values("exponent", kind="stable")
+        group = group[group["exponent"] >= 1].sort_values("exponent", kind="stable")
         row: dict[str, Any] = {"test": test, "padding": padding}
         additive = group[group["exponent"] == 1]
         row["fpr"] = (_share(additive.iloc[0]) + f" [{additive.iloc[0]['ci_low']:.2f}, "
@@ -242,7 +287,7 @@ def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataF
         for exponent in exponents:
             at = group[group["exponent"] == exponent]
             row[f"power {exponent:g}"] = _share(at.iloc[0]) if len(at) else "–"
-        row["crossing"] = crossing(group["true_relative_I"], group["fraction"], target)
+        row["crossing"] = crossing(group["true_relative_I"], group["fraction"], target, additive_first=len(additive) > 0)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -266,8 +311,6 @@ README_BLOCKS = {"reading": ("<!-- reading:start -->\n", "<!-- reading:end -->")
 
 def write_readme_block(path: str | Path, text: str, block: str = "reading") -> None:
     """Replace what stands between the ``block`` markers of ``path`` (a README) with ``text``."""
-    from lookloss import io
-
     content = Path(path).read_text()
     start, end = README_BLOCKS[block]
     if content.count(start) != 1 or content.count(end) != 1 or content.index(start) > content.index(end):
