@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -131,3 +133,22 @@ def test_the_grow_command_exits_2_naming_the_problem(tmp_path, capsys):
     assert cli.main(args) == 2
     assert "manifest.json' is not valid JSON" in capsys.readouterr().err
     assert cli.main([*args[:-2], "--jobs", "0"]) == 2
+
+
+@pytest.mark.slow
+def test_no_model_starts_after_the_deadline_and_none_in_flight_is_lost(small_grid, tmp_path):
+    """With one job and a deadline a moment away, the first model (started before it) is
+    finished and published; none starts after it."""
+    paper = tmp_path / "paper"
+    manifest = grow.grow(small_grid, paper, jobs=1, root=ROOT, until=time.time() + 0.5)
+    assert manifest["n_models"] == 1 and not manifest["complete"]
+    assert grow.grow(small_grid, paper, jobs=1, root=ROOT, until=time.time() - 1)["n_models"] == 1
+
+
+def test_until_is_the_next_such_time_of_day():
+    noon = datetime.datetime(2026, 12, 2, 12, 0).timestamp()
+    assert cli._next_time_of_day("16:45", now=noon) == datetime.datetime(2026, 12, 2, 16, 45).timestamp()
+    assert cli._next_time_of_day("09:30", now=noon) == datetime.datetime(2026, 12, 3, 9, 30).timestamp()
+    with pytest.raises(cli.UsageError, match="--until must be a time of day HH:MM"):
+        cli._next_time_of_day("4pm")
+    assert cli.main(["grow", "--into", "x", "--until", "25:00"]) == 2

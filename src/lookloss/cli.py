@@ -63,15 +63,32 @@ def _grow(args: argparse.Namespace) -> None:
 
     if args.jobs < 1 or (args.limit is not None and args.limit < 0):
         raise UsageError(f"--jobs must be at least 1 and --limit at least 0; got {args.jobs} and {args.limit}")
+    until = _next_time_of_day(args.until) if args.until is not None else None
     root = Path(args.root)
     settings = _config(root, args.configfile)
     job_logger(None)
     try:
-        manifest = grow.grow(settings, args.into, jobs=args.jobs, root=root, limit=args.limit)
+        manifest = grow.grow(settings, args.into, jobs=args.jobs, root=root, limit=args.limit, until=until)
     except checkpoints.CheckpointError as error:
         raise UsageError(str(error)) from None
     print(f"{args.into} holds {manifest['n_models']} of {manifest['n_grid']} models"
           f"{' (complete)' if manifest['complete'] else ''}")
+
+
+def _next_time_of_day(text: str, now: float | None = None) -> float:
+    """``HH:MM`` as the next such moment in the machine's local time, in ``time.time()`` seconds."""
+    import datetime as dt
+
+    try:
+        hour, minute = (int(part) for part in text.split(":"))
+        wall = dt.time(hour, minute)
+    except ValueError:
+        raise UsageError(f"--until must be a time of day HH:MM, e.g. 16:45; got {text!r}") from None
+    start = dt.datetime.fromtimestamp(now) if now is not None else dt.datetime.now()
+    moment = dt.datetime.combine(start.date(), wall)
+    if moment <= start:
+        moment += dt.timedelta(days=1)
+    return moment.timestamp()
 
 
 def _reading(args: argparse.Namespace) -> None:
@@ -410,6 +427,9 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
     grow.add_argument("--into", required=True, type=Path, help="the published folder, e.g. paper (created if new)")
     grow.add_argument("--jobs", type=int, default=2, help="models trained at once, one thread each (2)")
     grow.add_argument("--limit", type=int, default=None, help="train at most this many models, then stop")
+    grow.add_argument("--until", metavar="HH:MM", help="start no model after this time of day (the machine's local "
+                      "time, its next occurrence): those in flight are finished and published, then the call ends; "
+                      "for a machine whose end is known")
     _run_arguments(grow)
     grow.set_defaults(run=_grow)
     read = commands.add_parser("reading", allow_abbrev=False,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ def finished(results: str | Path, identity: Mapping[str, Any], settings: Mapping
 
 
 def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str | Path = ".",
-         limit: int | None = None) -> dict[str, Any]:
+         limit: int | None = None, until: float | None = None) -> dict[str, Any]:
     """Train the grid's models that ``folder`` lacks and publish each one as it is finished.
 
     Parameters
@@ -122,6 +123,10 @@ def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str
         The repository, for relative paths and the commit.
     limit : int, optional
         Train at most this many models in this call (0: only publish what is finished).
+    until : float, optional
+        Start no model after this time (``time.time()`` seconds): the models in flight
+        then are finished and published, and the call returns. For a machine whose end
+        is known, so that no model is killed halfway.
 
     Returns
     -------
@@ -150,7 +155,7 @@ def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str
     log.info("%s holds %d of %d models; training %d now, %d at a time",
              folder, total - len(order) + len(ready), total, len(todo), jobs)
     if todo:
-        manifest = _train_and_publish(todo, publisher, jobs)
+        manifest = _train_and_publish(todo, publisher, jobs, until)
     return manifest if manifest is not None else checkpoints.read_manifest(folder)
 
 
@@ -195,8 +200,10 @@ def units(todo: Sequence[Mapping[str, Any]], fused: bool) -> list[list[Mapping[s
     return list(groups.values())
 
 
-def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher, jobs: int) -> dict[str, Any] | None:
-    """Train ``todo`` in order, ``jobs`` at a time; publish each job's models as it ends.
+def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher, jobs: int,
+                       until: float | None = None) -> dict[str, Any] | None:
+    """Train ``todo`` in order, ``jobs`` at a time, starting none after ``until``; publish
+    each job's models as it ends.
 
     Failures are raised at the end, after the other jobs' models are published.
     """
@@ -206,10 +213,16 @@ def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher,
     context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending: dict[Future, list[Mapping[str, Any]]] = {}
-        while work or pending:
+        while True:
+            if work and until is not None and time.time() >= until:
+                log.info("starting no more models (the deadline has passed); %d job(s) left for a later call",
+                         len(work))
+                work = []
             while work and len(pending) < jobs:  # submit in order, never more than run at once
                 unit = work.pop(0)
                 pending[pool.submit(_train_job, _job(unit, publisher))] = unit
+            if not pending:
+                break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 names = [key(i) for i in pending.pop(future)]
