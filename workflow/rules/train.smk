@@ -36,6 +36,7 @@ if CHECKPOINTS:
             results("logs", "import_models", "{padding}", "{arch}.log"),
         benchmark:
             results("benchmarks", "import_models", "{padding}", "{arch}.tsv")
+        priority: 20  # cheap, and everything waits on it: before the analysis (10) and the detectors (0)
         conda:
             ENV
         script:
