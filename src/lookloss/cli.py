@@ -116,8 +116,12 @@ def _reading(args: argparse.Namespace) -> None:
     text = f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n\n"
     if args.power:
         power = pd.read_csv(results / "tables" / "power.tsv", sep="\t")
-        text += (reading.markdown(reading.power_reading(power)) + "\nStrength of each control, mean true I / mean "
-                 "joint effect over the test pairs:\n\n" + reading.markdown(reading.strengths(power)))
+        try:
+            table = reading.power_reading(power)
+        except ValueError as error:
+            raise UsageError(f"--power: {error}") from None
+        text += (reading.markdown(table) + "\nStrength of each control, mean true I / mean joint effect over the test "
+                 "pairs:\n\n" + reading.markdown(reading.strengths(power)))
     else:
         per_group = len(checkpoints.grid_models(settings)) // len(groups)
         text += reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups))
@@ -437,7 +441,8 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
                                description="Rebuild the simulation, check it and every published model against the "
                                "manifest, analyse each model once, write the study's tables to RESULTS/tables and "
                                "print, per control x padding, how many models each test flags, Spearman rho, the "
-                               "median test MSE and epochs, beside the paper's numbers (Markdown).")
+                               "median test MSE and epochs, beside the paper's numbers, and how many models each "
+                               "detector flags (Markdown).")
     read.add_argument("--published", type=Path, default=Path("paper"), help="the published folder (paper)")
     read.add_argument("--results", type=Path, default=None,
                       help="where the analysis goes (default: the configuration's results_dir + /reading, e.g. "
