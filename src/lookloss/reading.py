@@ -79,8 +79,8 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
         raise checkpoints.CheckpointError(f"{str(folder)!r} holds no model of this configuration's grid yet")
     identities = [_identity(c, p, m) for c, p, m in held]
     _import_new(folder, results, identities, manifest["files"])
-    _analyse_new(config, results, [_analysis_job(results, i) for i in identities], root)
     every = [_analysis_job(results, i) for i in identities]
+    _analyse_new(config, results, every, root)
     first = {}
     for job in every:
         first.setdefault((job["identity"]["control"], job["identity"]["padding"]), job["tables"]["test"])
