@@ -169,18 +169,24 @@ def test_a_hard_killed_run_resumes_with_the_same_command_and_the_same_bytes(smok
         assert first and first == second, pattern
 
 
-def test_models_from_a_published_run_give_the_same_analysis(smoke_run, tmp_path):
-    """models.checkpoints: the smoke run published, then re-analysed from its checkpoints."""
-    (tmp_path / "run.yaml").write_text(f"results_dir: {smoke_run}\n")
-    published = tmp_path / "published"
+@pytest.fixture(scope="module")
+def reuse_published(smoke_run, tmp_path_factory) -> Path:
+    """A config file that points models.checkpoints at the smoke run, published."""
+    folder = tmp_path_factory.mktemp("published")
+    (folder / "run.yaml").write_text(f"results_dir: {smoke_run}\n")
     publish = subprocess.run([sys.executable, "-m", "lookloss.cli", "publish", "--configfile", "presets/smoke.yaml",
-                              str(tmp_path / "run.yaml"), "--out", str(published)], cwd=ROOT,
+                              str(folder / "run.yaml"), "--out", str(folder / "published")], cwd=ROOT,
                              capture_output=True, text=True)
     assert publish.returncode == 0, publish.stderr[-2000:]
-    (tmp_path / "reuse.yaml").write_text(f"models: {{checkpoints: {published}}}\n")
+    (folder / "reuse.yaml").write_text(f"models: {{checkpoints: {folder / 'published'}}}\n")
+    return folder / "reuse.yaml"
+
+
+def test_models_from_a_published_run_give_the_same_analysis(smoke_run, reuse_published, tmp_path):
+    """models.checkpoints: the smoke run published, then re-analysed from its checkpoints."""
     out = tmp_path / "reanalysed"
     run = snakemake("tables", "detector_table", "--cores", "2", "--config", f"results_dir={out}",
-                    extra=[str(tmp_path / "reuse.yaml")])
+                    extra=[str(reuse_published)])
     assert run.returncode == 0, run.stderr[-4000:]
     assert not list(out.glob("logs/train*"))  # nothing was trained
     for pattern in ["models/*/*/*/*", *COMPARED]:
@@ -191,10 +197,34 @@ def test_models_from_a_published_run_give_the_same_analysis(smoke_run, tmp_path)
 
     settings = config.check(config.read_files([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
     settings["results_dir"] = str(tmp_path / "reading")
-    reading.analyse_published(settings, published, root=ROOT)
+    reading.analyse_published(settings, reuse_published.parent / "published", root=ROOT)
     for name in ("models", "summary", "consistency", "power"):
         assert (tmp_path / "reading" / "tables" / f"{name}.tsv").read_bytes() == (
             smoke_run / "tables" / f"{name}.tsv").read_bytes(), name
+
+
+# Each rule's priority, as the Snakefile sets it for the config files given as arguments.
+RULE_PRIORITIES = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+with SnakemakeApi(OutputSettings()) as api:
+    workflow = api.workflow(resource_settings=ResourceSettings(cores=1), storage_settings=StorageSettings(),
+                            config_settings=ConfigSettings(configfiles=[Path(f) for f in sys.argv[1:]]),
+                            snakefile=Path("Snakefile"), workdir=Path("."))
+    print(json.dumps({rule.name: rule.priority for rule in workflow._workflow.rules}))
+"""
+
+
+def test_when_jobs_compete_imports_come_first_then_the_studys_answer_then_the_detectors(reuse_published):
+    run = subprocess.run([sys.executable, "-c", RULE_PRIORITIES, "presets/smoke.yaml", str(reuse_published)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    priority = json.loads(run.stdout.splitlines()[-1])
+    answer = {"interactions", "tables", *figures.FIGURES}
+    assert priority["import_models"] > max(priority[rule] for rule in answer)
+    assert min(priority[rule] for rule in answer) > max(priority["detect"], priority["detector_table"])
 
 
 def test_a_pt2_export_of_a_smoke_model_gives_the_workflows_numbers(smoke_run, tmp_path):

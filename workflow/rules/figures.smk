@@ -3,7 +3,9 @@
 # each figure reads and which options it uses). `snakemake --cores 1 fig4` rebuilds
 # figures/fig4.{pdf,png}. A rule's params hold only the options its figure uses, so
 # changing one reruns just the figures that use it, nothing upstream. Captions for
-# the HTML report: workflow/report/{name}.rst. Shim: workflow/scripts/plot.py.
+# the HTML report: workflow/report/{name}.rst. Shim: workflow/scripts/plot.py. The
+# figures are the study's answer, so they share the analysis' priority (analyse.smk) and
+# go before the extra detectors.
 
 # Every option a figure may take, named like its config key.
 FIGURE_OPTIONS = {
@@ -41,6 +43,7 @@ for figure, spec in figures.FIGURES.items():
         params:
             options={option: FIGURE_OPTIONS[option] for option in spec.all_options},
             dpi=config["figures"]["dpi"],
+        priority: 10
         log:
             results("logs", "figures", f"{figure}.log"),
         benchmark:
