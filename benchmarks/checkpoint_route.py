@@ -7,7 +7,8 @@ checkpoints: freshly initialised models of the whole default grid, published wit
 manifest by :func:`lookloss.checkpoints.publish` into a temporary folder. It then runs
 ``snakemake --cores <N>`` with the preset, pointed at that folder, from an empty
 results folder, and reports the wall time, when the study's tables were ready
-(``tables_s``; the detectors may still run then) and each phase's span.
+(``tables_s``), when its tables and figures were all drawn (``study_s``; the extra
+detectors of docs/study.md section 8 may still run then) and each phase's span.
 
 With ``--published paper`` it re-derives the real published run instead, and also
 reports whether each re-derived table equals the published one byte for byte.
@@ -51,6 +52,19 @@ def stand_in(config: dict, results: Path) -> None:
         io.write_json(folder / "metrics.json", metrics)
 
 
+def study_ready_s(results: Path, start: float) -> float:
+    """Seconds from ``start`` until the last of the study's tables and figures was written.
+
+    The study's outputs are every table and figure that reads no detector output.
+    """
+    from lookloss import figures
+
+    study = [path for path in (results / "tables").glob("*.tsv") if not path.name.startswith("detector")]
+    study += [results / "figures" / f"{name}.png" for name, spec in figures.FIGURES.items()
+              if "detectors" not in spec.inputs]
+    return round(max(path.stat().st_mtime for path in study) - start, 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", type=int, default=cpu_count())
@@ -85,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                   "models": len(checkpoints.grid_models(settings)), "wall_s": round(wall, 1),
                   # the study's tables are ready before the detectors end (rule priority)
                   "tables_s": round((results / "tables" / "consistency.tsv").stat().st_mtime - start, 1),
+                  "study_s": study_ready_s(results, start),
                   "phases": checkpoints.phase_spans(results)}
         if args.published:
             record["tables_equal"] = {p.name: (published / "tables" / p.name).is_file()
