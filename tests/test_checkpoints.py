@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lookloss import checkpoints, cli, io, layout, models, training
+from lookloss import checkpoints, cli, io, layout, models, provenance, training
 from lookloss import config as cfg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +68,32 @@ def test_a_copy_without_git_takes_its_commit_from_the_environment(run, tmp_path,
     assert manifest["uncommitted_changes"] is None  # unknown without git
     monkeypatch.delenv("LOOKLOSS_COMMIT")
     assert checkpoints.publish(run, tmp_path / "published", root=copy_root)["commit"] == ""
+
+
+def test_a_manifest_counts_changed_code_but_not_the_published_folder_it_lives_in(run, tmp_path):
+    """A checkout with its own published folder (paper/): growing that folder is no code change."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "code.py").write_text("x = 1\n")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    checkpoints.publish(run, repo / "paper", root=repo)
+    (repo / "paper" / "notes.txt").write_text("first\n")
+    git("add", "-A")
+    git("commit", "-qm", "code and a published folder")
+    (repo / "paper" / "notes.txt").write_text("the folder grew\n")  # a change of results only
+    assert checkpoints.publish(run, repo / "paper", root=repo)["uncommitted_changes"] is False
+    assert provenance.commit(repo)["uncommitted_changes"] is True  # the same change, the folder not named
+    (repo / "src" / "code.py").write_text("x = 2\n")  # a change of code: recorded, from any root
+    assert checkpoints.publish(run, repo / "paper", root=repo / "src")["uncommitted_changes"] is True
+    git("checkout", "src/code.py")
+    assert checkpoints.publish(run, repo / "paper", root=repo / "src")["uncommitted_changes"] is False
 
 
 def test_models_are_copied_only_when_every_file_matches(run, tmp_path):

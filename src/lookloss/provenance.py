@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 from importlib import metadata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +36,26 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def commit(root: str | Path = CODE_ROOT) -> dict[str, Any]:
+def commit(root: str | Path = CODE_ROOT, outputs: Sequence[str | Path] = ()) -> dict[str, Any]:
     """The commit of the repository at ``root`` and whether tracked files differ from it.
 
-    A copy without ``.git`` (a tarball carried to an offline node) names its commit in
-    the environment variable ``LOOKLOSS_COMMIT``; whether it was changed is then unknown
+    Changes under ``outputs`` (a published folder inside the checkout, which the run
+    being recorded is itself writing) are results, not code, and are not counted. A copy
+    without ``.git`` (a tarball carried to an offline node) names its commit in the
+    environment variable ``LOOKLOSS_COMMIT``; whether it was changed is then unknown
     (None). Neither: the commit is "".
     """
     head = _git(root, "rev-parse", "HEAD")
-    if head:
-        return {"commit": head, "uncommitted_changes": bool(_git(root, "status", "--porcelain", "--untracked-files=no"))}
-    return {"commit": os.environ.get("LOOKLOSS_COMMIT", ""), "uncommitted_changes": None}
+    if not head:
+        return {"commit": os.environ.get("LOOKLOSS_COMMIT", ""), "uncommitted_changes": None}
+    top = Path(_git(root, "rev-parse", "--show-toplevel")).resolve()
+    skip = []
+    for output in outputs:
+        path = Path(root, output).resolve()
+        if path.is_relative_to(top) and path != top:
+            skip.append(f":(top,exclude){path.relative_to(top).as_posix()}")
+    changed = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ":/", *skip)
+    return {"commit": head, "uncommitted_changes": bool(changed)}
 
 
 def version(name: str) -> str | None:
