@@ -93,6 +93,19 @@ def test_the_power_reading_gives_the_false_positive_rate_the_power_and_the_cross
 
 
 @pytest.mark.slow
+def test_the_figure_gallery_shows_the_listed_figures_in_order_relative_to_the_readme(tmp_path):
+    folder = tmp_path / "paper"
+    (folder / "figures").mkdir(parents=True)
+    for name in ("fig3", "fig4", "fig5"):
+        (folder / "figures" / f"{name}.png").write_bytes(b"\x89PNG")
+    manifest = {"files": {"figures/fig5.png": "x", "figures/fig3.png": "y", "figures/fig8.png": "absent"}}
+    gallery = reading.figure_gallery(folder, manifest, tmp_path / "docs", ROOT)
+    assert gallery.index("![fig3](../paper/figures/fig3.png)") < gallery.index("![fig5](../paper/figures/fig5.png)")
+    assert "fig4" not in gallery and "fig8" not in gallery  # not listed; listed but missing
+    assert gallery.startswith("**Fig. 3 — Interaction magnitude vs the shuffled-sequence null**")
+    assert reading.figure_gallery(folder, {"files": {}}, tmp_path, ROOT) == ""
+
+
 def test_a_partial_folder_is_analysed_once_per_model(small_grid, tmp_path):
     paper = tmp_path / "paper"
     grow.grow(small_grid, paper, jobs=2, root=ROOT, limit=3)
@@ -168,6 +181,7 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     if found.is_file():
         table = reading.detector_reading(pd.read_csv(found, sep="\t"), groups)
         assert reading.markdown(table) in block.group(1)
+    assert reading.figure_gallery(ROOT / "paper", manifest, ROOT, ROOT) in block.group(1)
 
 
 def test_the_readme_shows_the_power_reading_of_the_published_power_table():
@@ -182,3 +196,5 @@ def test_the_readme_shows_the_power_reading_of_the_published_power_table():
     power = pd.read_csv(power_tsv, sep="\t")
     assert reading.markdown(reading.power_reading(power)) in block.group(1)
     assert reading.markdown(reading.strengths(power)) in block.group(1)
+    manifest = json.loads((ROOT / "paper" / "power" / "manifest.json").read_text())
+    assert reading.figure_gallery(ROOT / "paper" / "power", manifest, ROOT, ROOT, ("power",)) in block.group(1)

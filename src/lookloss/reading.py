@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -214,6 +215,30 @@ def detector_reading(table: pd.DataFrame, groups: list[tuple[str, str]] | None =
         row.update({f"{c} {p}": flagged.get((c, p), "–") for c, p in groups or list(flagged)})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: The study's main figures (docs/study.md section 6), shown under the README's table once
+#: the published folder holds them.
+README_FIGURES = ("fig3", "fig4", "fig5", "fig6", "fig7", "fig8")
+
+
+def figure_gallery(folder: str | Path, manifest: Mapping[str, Any], readme_dir: str | Path, root: str | Path = ".",
+                   names: Sequence[str] = README_FIGURES) -> str:
+    """Markdown images of the figures ``names`` that ``folder``'s manifest lists, in that order.
+
+    Each image links ``figures/{name}.png`` relative to ``readme_dir`` (where the README
+    is) under its caption's first line (``workflow/report/{name}.rst`` below ``root``).
+    Figures the manifest does not list are left out; none listed gives "".
+    """
+    parts = []
+    for name in names:
+        path = Path(folder) / "figures" / f"{name}.png"
+        if f"figures/{name}.png" not in manifest.get("files", {}) or not path.is_file():
+            continue
+        title = Path(root, "workflow", "report", f"{name}.rst").read_text().splitlines()[0]
+        link = os.path.relpath(path.resolve(), Path(readme_dir).resolve()).replace(os.sep, "/")
+        parts.append(f"{title}\n\n![{name}]({link})\n")
+    return "\n".join(parts)
 
 
 # ----------------------------------------------------------------------------- power
