@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from importlib import metadata
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
