@@ -3,8 +3,8 @@
 # paper-scale study and the power sweep, each stopped at a deadline and resumable.
 #
 # From the repository root on a GPU box that has Python, a CUDA torch (2.11 to 2.13.0)
-# and the scientific stack, with a wheelhouse of the rest in wheelhouse/ (README,
-# "Running on a GPU box"; for the project's GPU box, BENCHMARKS.md names the command):
+# and the scientific stack, with a wheelhouse of the rest in wheelhouse/ (docs/running.md,
+# "GPU boxes"; for the project's GPU box, BENCHMARKS.md names the command):
 #
 #   LOOKLOSS_COMMIT=<commit> bash gpu/session.sh SECONDS PHASE...
 #

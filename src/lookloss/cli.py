@@ -358,9 +358,12 @@ def _loss_test_arguments(commands: argparse._SubParsersAction) -> None:
     head.add_argument("--task", type=int, help="column of an (N, tasks) output")
     head.add_argument("--rc-average", action="store_true", help="average with the reverse complement's prediction")
     head.add_argument("--device", help="cpu (default), cuda, cuda:K or auto")
-    head.add_argument("--batch-size", type=int, help="sequences per forward pass (64)")
-    head.add_argument("--no-fuse", action="store_true", help="run the model eagerly (default on the CPU: traced, "
-                      "frozen and fused by oneDNN, checked against the model on the first batch)")
+    head.add_argument("--batch-size", type=int, help="sequences per forward pass (64; FASTA input without any of "
+                      "--output, --task, --rc-average, --device and --batch-size runs the model as it is, in "
+                      "batches of 2,500)")
+    head.add_argument("--no-fuse", action="store_true", help="run the model eagerly (default on the CPU with --loci, "
+                      "or FASTA input with one of the options above: traced, frozen and fused by oneDNN, "
+                      "checked against the model on the first batch)")
     head.add_argument("--trust-pickle", action="store_true",
                       help="accept a pickled torch.save module: loading it runs code from the file")
     head.add_argument("--scan-window", type=int, help="motif instances and random windows lie in the centred N "
