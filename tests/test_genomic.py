@@ -306,6 +306,9 @@ def test_the_fused_model_gives_the_eager_predictions(world, bpnet):
     fused = genomic.Head(bpnet, "bpnet", output=1, controls=controls, batch_size=16, fuse=True)
     np.testing.assert_allclose(fused(codes, rows), eager(codes, rows), rtol=1e-5)
     assert isinstance(fused._runner, torch.jit.ScriptModule)
+    # the chosen count head only: the profile head's convolution is dead code, removed by freezing
+    kinds = [node.kind() for node in fused._runner.graph.nodes()]
+    assert kinds.count("aten::_convolution") == 1 + len(bpnet.rconvs)  # iconv and the dilated layers
     exported = genomic.load_model(world["folder"] / "bpnet_counts.pt2")
     head = genomic.Head(exported, "pt2", controls=controls, batch_size=16, fuse=True)
     head(codes[:2], rows[:2])  # traced on a batch padded to 16 sequences, as every batch is
