@@ -10,6 +10,13 @@ Usage::
 
     .venv/bin/python benchmarks/genomic_speed.py --loci 10000 --threads 2 \
         --json benchmarks/genomic_speed.json [--device cuda]
+
+With ``--before COMMIT``, the same run is made with lookloss as it was at COMMIT (a
+temporary git worktree's ``src/``) and as it is now, alternating, ``--repeats`` times
+each, each in a process of its own; the JSON then holds every run and the medians::
+
+    .venv/bin/python benchmarks/genomic_speed.py --before 7e7a6c2 --loci 300 --repeats 3 \
+        --json benchmarks/genomic_speed_compare.json
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +74,36 @@ def write_inputs(folder: Path, n: int, seed: int) -> None:
                         centres[order] - 500, counts[order] / 100, ends=centres[order] + 500)
 
 
+def compare(args: argparse.Namespace) -> dict:
+    """The run at ``args.before`` and now, alternating, each in its own process; medians per side."""
+    passed = ["--loci", str(args.loci), "--threads", str(args.threads), "--device", args.device,
+              "--batch-size", str(args.batch_size), *(["--no-fuse"] if args.no_fuse else [])]
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "before"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.before], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            for _ in range(args.repeats):
+                for label, src in (("before", tree / "src"), ("after", ROOT / "src")):
+                    out = Path(tmp) / f"{label}.json"
+                    subprocess.run([sys.executable, __file__, *passed, "--json", str(out)], check=True,
+                                   env={**os.environ, "PYTHONPATH": str(src)}, stdout=subprocess.DEVNULL)
+                    runs[label].append(json.loads(out.read_text()))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+    commits = {"before": args.before, "after": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                                               capture_output=True, text=True).stdout.strip()}
+    record = {"commits": commits, "repeats": args.repeats, "runs": runs,
+              "median": {label: {key: statistics.median(r[key] for r in rows)
+                                 for key in ("wall_s", "cpu_s", "sequences_per_cpu_s")}
+                         for label, rows in runs.items()}}
+    print(json.dumps(record["median"], indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loci", type=int, default=10000)
@@ -73,7 +112,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-fuse", action="store_true", help="run the model eagerly (lookloss's --no-fuse)")
     parser.add_argument("--json", type=Path, help="where to write the timing (default: print only)")
+    parser.add_argument("--before", help="also time lookloss at this commit, alternating with now")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side with --before")
     args = parser.parse_args(argv)
+    if args.before:
+        return compare(args)
     torch.set_num_threads(args.threads)
     from bpnetlite.bpnet import BPNet
 
@@ -114,4 +157,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main().get("n_pairs") else 1)
+    result = main()
+    sys.exit(0 if result.get("n_pairs") or result.get("median") else 1)
