@@ -20,15 +20,33 @@ from typing import Any
 CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``model name`` of /proc/cpuinfo, else ``platform.processor()``)."""
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU: its model name, family, model and widest vector unit, from ``cpuinfo``.
+
+    For example ``AMD EPYC (family 26, model 2, AVX-512)``. Virtual machines often
+    report a bare name ("AMD EPYC") for CPUs of different generations, whose kernels
+    (AVX2 or AVX-512) give different trained weights: the family, model and vector
+    unit tell them apart. Without ``cpuinfo``: ``platform.processor()``.
+    """
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        text = Path(cpuinfo).read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
+        return platform.processor() or platform.machine() or "unknown"
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break  # the first processor describes them all
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    name = fields.get("model name") or platform.processor() or platform.machine() or "unknown"
+    flags = set(fields.get("flags", "").split())
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+    details = [f"family {fields['cpu family']}" if "cpu family" in fields else "",
+               f"model {fields['model']}" if "model" in fields else "", vector]
+    details = [d for d in details if d]
+    return f"{name} ({', '.join(details)})" if details else name
 
 
 def cpu_count() -> int:
