@@ -28,10 +28,11 @@ def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     (AVX2 or AVX-512) give different trained weights: the family, model and vector
     unit tell them apart. Without ``cpuinfo``: ``platform.processor()``.
     """
+    fallback = platform.processor() or platform.machine() or "unknown"
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
-        return platform.processor() or platform.machine() or "unknown"
+        return fallback
     fields: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
@@ -40,7 +41,7 @@ def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
             continue
         key, _, value = line.partition(":")
         fields.setdefault(key.strip().lower(), value.strip())
-    name = fields.get("model name") or platform.processor() or platform.machine() or "unknown"
+    name = fields.get("model name") or fallback
     flags = set(fields.get("flags", "").split())
     vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
     details = [f"family {fields['cpu family']}" if "cpu family" in fields else "",
