@@ -19,12 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
-from machine import cpu_count, cpu_model  # noqa: E402
+from machine import checkout, cpu_count, cpu_model  # noqa: E402
 
 HEAVY = ("torch", "matplotlib")
 
@@ -50,23 +51,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {}
-        for label in ("before", "after"):
-            commit = getattr(args, label)
-            trees[label] = Path(tmp) / label
-            subprocess.run(["git", "worktree", "add", "--detach", str(trees[label]), commit], cwd=ROOT, check=True,
-                           capture_output=True)
-        try:
-            times: dict[str, list[float]] = {label: [] for label in trees}
-            heavy = {label: sorted(dry_run(tree, Path(tmp) / "results", importtime=True)[1])
-                     for label, tree in trees.items()}
-            for _ in range(args.repeats):
-                for label, tree in trees.items():
-                    times[label].append(dry_run(tree, Path(tmp) / "results")[0])
-        finally:
-            for tree in trees.values():
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        trees = {label: stack.enter_context(checkout(getattr(args, label), Path(tmp) / label))
+                 for label in ("before", "after")}
+        times: dict[str, list[float]] = {label: [] for label in trees}
+        heavy = {label: sorted(dry_run(tree, Path(tmp) / "results", importtime=True)[1])
+                 for label, tree in trees.items()}
+        for _ in range(args.repeats):
+            for label, tree in trees.items():
+                times[label].append(dry_run(tree, Path(tmp) / "results")[0])
     record = {
         "date": date.today().isoformat(), "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
         "repeats": args.repeats,

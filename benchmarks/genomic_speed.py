@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lookloss.provenance import cpu_model
+from machine import checkout, cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 IN, OUT, BLOCK = 2114, 1000, 2200
@@ -80,18 +80,13 @@ def compare(args: argparse.Namespace) -> dict:
               "--batch-size", str(args.batch_size), *(["--no-fuse"] if args.no_fuse else [])]
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "before"
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.before], cwd=ROOT, check=True,
-                       capture_output=True)
-        try:
+        with checkout(args.before, Path(tmp) / "before") as tree:
             for _ in range(args.repeats):
                 for label, src in (("before", tree / "src"), ("after", ROOT / "src")):
                     out = Path(tmp) / f"{label}.json"
                     subprocess.run([sys.executable, __file__, *passed, "--json", str(out)], check=True,
                                    env={**os.environ, "PYTHONPATH": str(src)}, stdout=subprocess.DEVNULL)
                     runs[label].append(json.loads(out.read_text()))
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
     commits = {"before": args.before, "after": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                                                capture_output=True, text=True).stdout.strip()}
     record = {"commits": commits, "repeats": args.repeats, "runs": runs,
