@@ -102,6 +102,46 @@ def test_other_data_or_a_corrupt_published_file_stop_it(small_grid, tmp_path):
         grow.grow(small_grid, paper, jobs=1, root=ROOT, limit=0)
 
 
+@pytest.mark.slow
+def test_a_model_that_another_run_holds_as_the_same_computation_is_reused(small_grid, tmp_path):
+    """A sweep whose control ``e1`` draws the very counts of the published run's ``mid``
+    (equal rates, drawn first: controls are drawn in name order) takes its models from
+    there, byte for byte what training them here gives. ``x`` has ``neg``'s rates but is
+    drawn last, so other counts: it is trained. The data decide, not the rates."""
+    small_grid["models"]["controls"] = ["mid", "neg"]
+    paper = tmp_path / "paper"
+    trained = grow.grow(small_grid, paper, jobs=2, root=ROOT)
+    sweep = copy.deepcopy(small_grid)
+    sweep["results_dir"] = str(tmp_path / "sweep-results")
+    controls = sweep["simulation"]["controls"]
+    assert sorted(controls) == ["mid", "neg", "pos"]
+    controls.update(e1=dict(controls["mid"]), x=dict(controls["neg"]))
+    sweep["models"]["controls"] = ["e1", "x"]
+    other = copy.deepcopy(sweep)
+    other["training"]["patience"] += 1  # another training: nothing is the same computation
+    grow.ensure_simulation(other, Path(other["results_dir"]), ROOT)
+    assert grow.reuse(other, paper, grow.grid_order(other), ROOT) == []
+
+    manifest = grow.grow(sweep, tmp_path / "sweep", jobs=2, root=ROOT, reuse_from=paper)
+    assert manifest["complete"]
+    models = [f"valid/arch1-l1_0.0001-seed_{seed}" for seed in (100, 200)]
+    assert {k: r["reused_from"] for k, r in manifest["models"].items() if "reused_from" in r} == {
+        f"e1/{m}": f"{paper}:mid/{m}" for m in models}
+    for m in models:  # where and how long the original trained
+        assert manifest["models"][f"e1/{m}"]["train_seconds"] == trained["models"][f"mid/{m}"]["train_seconds"]
+    identity = next(i for i in grow.grid_order(sweep) if i["control"] == "e1")
+    results = Path(sweep["results_dir"])
+    alone = {k: tmp_path / "alone" / Path(v).name for k, v in grow.model_paths(results, identity).items()}
+    splits = {s: results / "simulation" / "valid" / f"{s}.npz" for s in ("train", "valid", "test")}
+    jobs.train_model(splits, alone, identity, training_job_settings(sweep))
+    assert alone["model"].read_bytes() == (tmp_path / "sweep" / "models" / grow.key(identity) / "model.pt").read_bytes()
+    assert checkpoints.check_manifest(tmp_path / "sweep", sweep) == []
+
+    (paper / "models" / "mid" / "valid").rename(tmp_path / "moved")  # a file of a model to copy is missing
+    with pytest.raises(checkpoints.CheckpointError, match="is missing"):
+        grow.reuse(sweep, paper, grow.grid_order(sweep), ROOT)
+
+
 def test_fused_jobs_take_the_missing_models_of_each_padding_and_architecture(smoke_config):
     config = copy.deepcopy(smoke_config)
     config["models"].update(archs=["arch1", "arch3"], l1=[0.0], seeds=[100, 200], paddings=["valid", "same"])
@@ -133,6 +173,9 @@ def test_the_grow_command_exits_2_naming_the_problem(tmp_path, capsys):
     assert cli.main(args) == 2
     assert "manifest.json' is not valid JSON" in capsys.readouterr().err
     assert cli.main([*args[:-2], "--jobs", "0"]) == 2
+    (tmp_path / "paper" / "manifest.json").unlink()
+    assert cli.main([*args, "--reuse", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere/manifest.json' does not exist" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -93,6 +93,23 @@ def test_the_power_reading_gives_the_false_positive_rate_the_power_and_the_cross
 
 
 @pytest.mark.slow
+def test_the_training_cost_sums_each_cpu_and_leaves_reused_models_to_their_run():
+    cpu = {"device": "cpu", "threads": 1}
+    manifest = {"models": {
+        "a": {**cpu, "cpu": "X", "train_seconds": 3600.0, "cpu_seconds": 1800.0},
+        "b": {**cpu, "cpu": "X", "train_seconds": 1800.0, "cpu_seconds": None},
+        "c": {**cpu, "cpu": "Y", "train_seconds": 7200.0, "cpu_seconds": 7000.0},
+        "d": {**cpu, "cpu": "Y", "train_seconds": 9e9, "cpu_seconds": 9e9, "reused_from": "paper:neg/valid/m"},
+    }}
+    assert reading.training_cost(manifest).splitlines() == [
+        "- cpu (X, 1 thread per model): 2 models, 1.5 h of training wall time, 45 min per model; CPU time 0.5 h "
+        "over the 1 that record it",
+        "- cpu (Y, 1 thread per model): 1 models, 2.0 h of training wall time, 120 min per model; CPU time 1.9 h "
+        "over the 1 that record it",
+        "- reused from paper: 1 models, trained there (their cost is that run's)",
+    ]
+
+
 def test_the_figure_gallery_shows_the_listed_figures_in_order_relative_to_the_readme(tmp_path):
     folder = tmp_path / "paper"
     (folder / "figures").mkdir(parents=True)

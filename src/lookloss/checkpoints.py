@@ -83,9 +83,13 @@ def phase_spans(results: str | Path) -> dict[str, dict[str, float]]:
             for name, (a, b, n) in sorted(spans.items(), key=lambda kv: kv[1][0])}
 
 
-#: What a published folder records of each model, from its ``metrics.json``.
+#: The key a reused model's ``metrics.json`` adds (``lookloss grow --reuse``): the published
+#: model, ``<folder>:<control>/<padding>/<model>``, whose copy it is.
+REUSED_FROM = "reused_from"
+#: What a published folder records of each model, from its ``metrics.json`` (``reused_from``
+#: only where the model is a reused one: its commit, CPU and seconds are then the original's).
 RECORD_KEYS = ("commit", "uncommitted_changes", "device", "cpu", "threads", "fused", "group_size",
-               "train_seconds", "cpu_seconds", "best_epoch", "epochs_run", "test_mse")
+               "train_seconds", "cpu_seconds", "best_epoch", "epochs_run", "test_mse", REUSED_FROM)
 #: Training settings that change what a model computes (not how fast it is trained).
 TRAINING_KEYS = ("batch_size", "learning_rate", "adam_eps", "max_epochs", "patience")
 
@@ -224,7 +228,8 @@ def _manifest(config: Mapping[str, Any], folder: Path, files: Mapping[str, str],
     records = {}
     for control, padding, model in done:
         metrics = json.loads((folder / layout.model_dir("models", control, padding, model) / "metrics.json").read_text())
-        records[model_key(control, padding, model)] = {k: metrics.get(k) for k in RECORD_KEYS}
+        records[model_key(control, padding, model)] = {k: metrics.get(k) for k in RECORD_KEYS
+                                                       if k != REUSED_FROM or k in metrics}
     return {
         "format": FORMAT_TAG,
         "complete": len(done) == len(grid),

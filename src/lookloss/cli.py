@@ -68,7 +68,8 @@ def _grow(args: argparse.Namespace) -> None:
     settings = _config(root, args.configfile)
     job_logger(None)
     try:
-        manifest = grow.grow(settings, args.into, jobs=args.jobs, root=root, limit=args.limit, until=until)
+        manifest = grow.grow(settings, args.into, jobs=args.jobs, root=root, limit=args.limit, until=until,
+                             reuse_from=args.reuse)
     except checkpoints.CheckpointError as error:
         raise UsageError(str(error)) from None
     print(f"{args.into} holds {manifest['n_models']} of {manifest['n_grid']} models"
@@ -440,6 +441,10 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
     grow.add_argument("--until", metavar="HH:MM", help="start no model after this time of day (the machine's local "
                       "time, its next occurrence): those in flight are finished and published, then the call ends; "
                       "for a machine whose end is known")
+    grow.add_argument("--reuse", metavar="FOLDER", type=Path,
+                      help="another published folder (e.g. paper): copy the models it holds as the same computation "
+                      "(same architecture, padding, L1, seed, training settings and byte-identical data, whatever the "
+                      "control is called) instead of training them")
     _run_arguments(grow)
     grow.set_defaults(run=_grow)
     read = commands.add_parser("reading", allow_abbrev=False,

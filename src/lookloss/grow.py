@@ -24,13 +24,22 @@ machines, from a clean checkout, with one command (``lookloss grow``):
 Models already finished in the results folder (of an earlier, interrupted call) are
 published without training, after checking that they record this grid's identity
 and training settings.
+
+With ``reuse`` (``lookloss grow --reuse paper``), a model that another published folder
+holds as the very same computation is copied instead of trained (:func:`reuse`): same
+architecture, padding, L1 weight, seed and training settings, and byte-identical
+sequences and counts (:func:`data_digests`), under whatever name that run gave its
+control. The power sweep's additive control ``e1`` is such a case: it has the study's
+``neg`` rates, so its counts are the same draws.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import multiprocessing
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -38,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lookloss import checkpoints, layout
+from lookloss import checkpoints, io, layout
 from lookloss.config import training_job_settings
 
 log = logging.getLogger("lookloss")
@@ -74,7 +83,7 @@ def model_paths(results: str | Path, identity: Mapping[str, Any]) -> dict[str, P
 def ensure_simulation(config: Mapping[str, Any], results: str | Path, root: str | Path = ".") -> dict[str, str]:
     """Simulate every padding whose files the results folder lacks, or holds from another
     ``simulation`` section; return the digest of the simulated files."""
-    from lookloss import io, simulation
+    from lookloss import simulation
 
     section = json.loads(json.dumps(config["simulation"]))  # as JSON stores it
     for padding in config["models"]["paddings"]:
@@ -105,8 +114,85 @@ def finished(results: str | Path, identity: Mapping[str, Any], settings: Mapping
     return meta.get("identity") == dict(identity) and same_settings
 
 
+def data_digests(config: Mapping[str, Any], results: str | Path) -> dict[tuple[str, str], str]:
+    """sha256, per (padding, control) of the grid, of what its models are trained and tested on.
+
+    That is the one-hot sequences and the control's counts of the train, valid and test
+    splits (what :func:`lookloss.jobs.training_data` reads). Two models of equal
+    architecture, L1 weight, seed and training settings whose data have equal digests
+    are the same computation, whatever their controls are called.
+    """
+    digests = {}
+    for padding in config["models"]["paddings"]:
+        arrays = {s: io.load_npz(Path(results, "simulation", padding, f"{s}.npz")) for s in layout.SPLITS}
+        for control in config["models"]["controls"]:
+            sha = hashlib.sha256()
+            for split in layout.SPLITS:
+                for array in (arrays[split][layout.ONEHOT], arrays[split][layout.counts_key(control)]):
+                    sha.update(f"{array.dtype}{array.shape}".encode())
+                    sha.update(array.tobytes())
+            digests[(padding, control)] = sha.hexdigest()
+    return digests
+
+
+def reuse(config: Mapping[str, Any], source: str | Path, todo: Sequence[Mapping[str, Any]],
+          root: str | Path = ".") -> list[str]:
+    """Copy into the results folder the models of ``todo`` that the published folder
+    ``source`` holds as the same computation; return their keys (:func:`key`).
+
+    ``source``'s simulation is rebuilt into its own configuration's ``results_dir`` (or
+    taken from there) and checked against its manifest; a model is taken when its
+    training settings are this configuration's and its padding x control has the same
+    :func:`data_digests` here and there. Each copy is checked against ``source``'s
+    manifest (:func:`lookloss.checkpoints.import_models`), renamed to this grid's
+    identity (:func:`lookloss.models.relabel`) and written like a trained model, its
+    ``metrics.json`` last and naming the original (``reused_from``); its commit, CPU and
+    seconds are those of the original training.
+
+    Raises
+    ------
+    lookloss.checkpoints.CheckpointError
+        ``source`` is not a published folder, a file of a model to copy is corrupt, or
+        its run shares this results folder with another simulation.
+    """
+    from lookloss import models
+
+    published = checkpoints.read_manifest(source)
+    theirs = published["config"]
+    changed = [k for k in checkpoints.TRAINING_KEYS if theirs["training"].get(k) != config["training"].get(k)]
+    if changed:
+        log.info("reusing no model of %s: its training keys %s differ from this run's", source, changed)
+        return []
+    results, their_results = Path(root, config["results_dir"]), Path(root, theirs["results_dir"])
+    if their_results.resolve() == results.resolve() and theirs["simulation"] != json.loads(
+            json.dumps(config["simulation"])):
+        raise checkpoints.CheckpointError(f"the run published in {str(source)!r} simulated other data into this "
+                                          f"results folder ({str(results)!r}): give one of them another results_dir")
+    checkpoints.check_fits(published, theirs, ensure_simulation(theirs, their_results, root), source)
+    ours, by_data = data_digests(config, results), {(p, d): c for (p, c), d in data_digests(theirs, their_results).items()}
+    done = []
+    for identity in todo:
+        original = {**identity, "control": by_data.get((identity["padding"], ours[(identity["padding"], identity["control"])]))}
+        if original["control"] is None or key(original) not in published["models"]:
+            continue
+        out = model_paths(results, identity)
+        out["metrics"].unlink(missing_ok=True)  # unfinished until its metrics.json is written again
+        with tempfile.TemporaryDirectory(dir=results) as tmp:
+            staged = {name: Path(tmp, path.name) for name, path in out.items()}
+            checkpoints.import_models(source, [original], [staged])
+            models.relabel(staged["model"], out["model"], identity)
+            with io.atomic_path(out["history"]) as path:
+                path.write_bytes(staged["history"].read_bytes())
+            metrics = json.loads(staged["metrics"].read_text())
+            io.write_json(out["metrics"], {**metrics, checkpoints.REUSED_FROM: f"{source}:{key(original)}"})
+        done.append(key(identity))
+    log.info("reused %d model(s) of %s: the same computation on the same data", len(done), source)
+    return done
+
+
 def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str | Path = ".",
-         limit: int | None = None, until: float | None = None) -> dict[str, Any]:
+         limit: int | None = None, until: float | None = None, reuse_from: str | Path | None = None
+         ) -> dict[str, Any]:
     """Train the grid's models that ``folder`` lacks and publish each one as it is finished.
 
     Parameters
@@ -127,6 +213,9 @@ def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str
         Start no model after this time (``time.time()`` seconds): the models in flight
         then are finished and published, and the call returns. For a machine whose end
         is known, so that no model is killed halfway.
+    reuse_from : path, optional
+        Another published folder: the models it holds as the same computation are
+        copied, not trained (:func:`reuse`).
 
     Returns
     -------
@@ -146,6 +235,8 @@ def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str
     publisher = _Publisher(config, folder, results, digest, root)
     published = set(manifest["models"]) if manifest else set()
     order = [i for i in grid_order(config) if key(i) not in published]
+    if reuse_from is not None:
+        reuse(config, reuse_from, [i for i in order if not finished(results, i, settings)], root)
     ready = [key(i) for i in order if finished(results, i, settings)]
     if ready:
         log.info("publishing %d model(s) finished earlier in %s", len(ready), results)

@@ -241,6 +241,21 @@ def save(path: str | os.PathLike, model: ConvRegressor, meta: dict[str, Any]) ->
         tmp.write_bytes(buffer.getvalue())
 
 
+def relabel(source: str | os.PathLike, target: str | os.PathLike, identity: dict[str, Any]) -> None:
+    """Write the model file ``source`` to ``target`` (atomically) with ``identity`` as the
+    identity in its meta, and everything else as it was.
+
+    For a model reused under another name (:func:`lookloss.grow.reuse`): the file is
+    then the one :func:`save` writes for the same weights and meta under that identity.
+    """
+    record = read_record(source)
+    record["meta"] = {**record["meta"], "identity": plain_data(identity)}
+    buffer = io.BytesIO()
+    torch.save(record, buffer)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
 def plain_data(meta: dict[str, Any]) -> dict[str, Any]:
     """``meta`` as JSON-like builtins (numpy scalars -> numbers, other objects -> str).
 

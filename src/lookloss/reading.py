@@ -186,9 +186,16 @@ def training_cost(manifest: Mapping[str, Any]) -> str:
 
     The wall time of each model's training (``train_seconds``), and where recorded
     (models trained since 2026-12-02 02:10 UTC) its process's CPU time (``cpu_seconds``).
+    Models reused from another published folder (``reused_from``) cost nothing here: they
+    are counted on a line of their own.
     """
     groups: dict[tuple[str, str, Any], list[Mapping[str, Any]]] = {}
+    reused: dict[str, int] = {}
     for record in manifest["models"].values():
+        if record.get("reused_from"):
+            folder = str(record["reused_from"]).rsplit(":", 1)[0]
+            reused[folder] = reused.get(folder, 0) + 1
+            continue
         where = (str(record.get("device")), str(record.get("cpu")), record.get("threads"))
         groups.setdefault(where, []).append(record)
     lines = []
@@ -199,6 +206,8 @@ def training_cost(manifest: Mapping[str, Any]) -> str:
         lines.append(f"- {device} ({cpu}, {threads} thread{'s' if threads != 1 else ''} per model): {len(records)} "
                      f"models, {wall / 3600:.1f} h of training wall time, {wall / len(records) / 60:.0f} min per "
                      f"model{used}")
+    lines += [f"- reused from {folder}: {n} models, trained there (their cost is that run's)"
+              for folder, n in sorted(reused.items())]
     return "\n".join(lines) + "\n"
 
 
