@@ -92,7 +92,6 @@ def test_the_power_reading_gives_the_false_positive_rate_the_power_and_the_cross
         reading.power_reading(pd.concat([power, twin[twin["exponent"] == 1.1]]))
 
 
-@pytest.mark.slow
 def test_the_training_cost_sums_each_cpu_and_leaves_reused_models_to_their_run():
     cpu = {"device": "cpu", "threads": 1}
     manifest = {"models": {
@@ -110,6 +109,7 @@ def test_the_training_cost_sums_each_cpu_and_leaves_reused_models_to_their_run()
     ]
 
 
+@pytest.mark.slow
 def test_the_figure_gallery_shows_the_listed_figures_in_order_relative_to_the_readme(tmp_path):
     folder = tmp_path / "paper"
     (folder / "figures").mkdir(parents=True)

@@ -443,8 +443,8 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
                       "for a machine whose end is known")
     grow.add_argument("--reuse", metavar="FOLDER", type=Path,
                       help="another published folder (e.g. paper): copy the models it holds as the same computation "
-                      "(same architecture, padding, L1, seed, training settings and byte-identical data, whatever the "
-                      "control is called) instead of training them")
+                      "(same architecture, padding, L1, seed and training settings, trained on the same kind of device, "
+                      "fused or not, on byte-identical data, whatever the control is called) instead of training them")
     _run_arguments(grow)
     grow.set_defaults(run=_grow)
     read = commands.add_parser("reading", allow_abbrev=False,

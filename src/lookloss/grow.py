@@ -27,9 +27,9 @@ and training settings.
 
 With ``reuse`` (``lookloss grow --reuse paper``), a model that another published folder
 holds as the very same computation is copied instead of trained (:func:`reuse`): same
-architecture, padding, L1 weight, seed and training settings, and byte-identical
-sequences and counts (:func:`data_digests`), under whatever name that run gave its
-control. The power sweep's additive control ``e1`` is such a case: it has the study's
+architecture, padding, L1 weight, seed and training settings, trained the way this run
+trains (the same kind of device, fused or not), and byte-identical sequences and counts
+(:func:`data_digests`), under whatever name that run gave its control. The power sweep's additive control ``e1`` is such a case: it has the study's
 ``neg`` rates, so its counts are the same draws.
 """
 
@@ -140,22 +140,23 @@ def reuse(config: Mapping[str, Any], source: str | Path, todo: Sequence[Mapping[
     """Copy into the results folder the models of ``todo`` that the published folder
     ``source`` holds as the same computation; return their keys (:func:`key`).
 
-    ``source``'s simulation is rebuilt into its own configuration's ``results_dir`` (or
-    taken from there) and checked against its manifest; a model is taken when its
-    training settings are this configuration's and its padding x control has the same
-    :func:`data_digests` here and there. Each copy is checked against ``source``'s
-    manifest (:func:`lookloss.checkpoints.import_models`), renamed to this grid's
-    identity (:func:`lookloss.models.relabel`) and written like a trained model, its
-    ``metrics.json`` last and naming the original (``reused_from``); its commit, CPU and
-    seconds are those of the original training.
+    A model is taken when it was trained the way this run trains (same training
+    settings; the same kind of device, and fused or not: :func:`fuse`) and its padding x
+    control has the same :func:`data_digests` here and there. ``source``'s data are
+    rebuilt from its manifest's configuration into ``<results>/reuse-source`` (never
+    into another run's folder) and checked against its manifest. Each copy is checked
+    against that manifest (:func:`lookloss.checkpoints.import_models`), renamed to this
+    grid's identity (:func:`lookloss.models.relabel`) and written like a trained model,
+    its ``metrics.json`` last and naming the original (``reused_from``); its commit, CPU
+    and seconds are those of the original training.
 
     Raises
     ------
     lookloss.checkpoints.CheckpointError
-        ``source`` is not a published folder, a file of a model to copy is corrupt, or
-        its run shares this results folder with another simulation.
+        ``source`` is not a published folder, or a file of a model to copy is missing or
+        corrupt.
     """
-    from lookloss import models
+    from lookloss import devices, models
 
     published = checkpoints.read_manifest(source)
     theirs = published["config"]
@@ -163,31 +164,37 @@ def reuse(config: Mapping[str, Any], source: str | Path, todo: Sequence[Mapping[
     if changed:
         log.info("reusing no model of %s: its training keys %s differ from this run's", source, changed)
         return []
-    results, their_results = Path(root, config["results_dir"]), Path(root, theirs["results_dir"])
-    if their_results.resolve() == results.resolve() and theirs["simulation"] != json.loads(
-            json.dumps(config["simulation"])):
-        raise checkpoints.CheckpointError(f"the run published in {str(source)!r} simulated other data into this "
-                                          f"results folder ({str(results)!r}): give one of them another results_dir")
-    checkpoints.check_fits(published, theirs, ensure_simulation(theirs, their_results, root), source)
-    ours, by_data = data_digests(config, results), {(p, d): c for (p, c), d in data_digests(theirs, their_results).items()}
+    results = Path(root, config["results_dir"])
+    scratch = results / "reuse-source"
+    checkpoints.check_fits(published, theirs, ensure_simulation(theirs, scratch, root), source)
+    ours, by_data = data_digests(config, results), {(p, d): c for (p, c), d in data_digests(theirs, scratch).items()}
+    how = (devices.resolve_device(config["training"]["device"]).type, fuse(config))
+    name = _shown(source, root)
     done = []
     for identity in todo:
         original = {**identity, "control": by_data.get((identity["padding"], ours[(identity["padding"], identity["control"])]))}
-        if original["control"] is None or key(original) not in published["models"]:
+        record = published["models"].get(key(original)) if original["control"] else None
+        if record is None or (str(record["device"]).split(":")[0], bool(record["fused"])) != how:
             continue
         out = model_paths(results, identity)
         out["metrics"].unlink(missing_ok=True)  # unfinished until its metrics.json is written again
         with tempfile.TemporaryDirectory(dir=results) as tmp:
-            staged = {name: Path(tmp, path.name) for name, path in out.items()}
+            staged = {part: Path(tmp, path.name) for part, path in out.items()}
             checkpoints.import_models(source, [original], [staged])
             models.relabel(staged["model"], out["model"], identity)
             with io.atomic_path(out["history"]) as path:
                 path.write_bytes(staged["history"].read_bytes())
             metrics = json.loads(staged["metrics"].read_text())
-            io.write_json(out["metrics"], {**metrics, checkpoints.REUSED_FROM: f"{source}:{key(original)}"})
+            io.write_json(out["metrics"], {**metrics, checkpoints.REUSED_FROM: f"{name}:{key(original)}"})
         done.append(key(identity))
     log.info("reused %d model(s) of %s: the same computation on the same data", len(done), source)
     return done
+
+
+def _shown(path: str | Path, root: str | Path) -> str:
+    """``path`` relative to the repository ``root`` where it lies inside, else absolute."""
+    path, root = Path(path).resolve(), Path(root).resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def grow(config: Mapping[str, Any], folder: str | Path, jobs: int = 2, root: str | Path = ".",
