@@ -256,6 +256,18 @@ def test_loci_are_centred_on_summits_or_midpoints(world):
     assert summits["name"].iloc[0] == "s0" and summits["line"].iloc[0] == 1
 
 
+def test_a_summit_of_minus_one_is_the_midpoint_and_shared_names_are_told_apart(tmp_path):
+    rows = ["chr1\t100\t200\tpeak\t0\t.\t1\t1\t1\t30", "chr1\t300\t400\tpeak\t0\t.\t1\t1\t1\t-1",
+            "chr2\t100\t200\tother\t0\t.\t1\t1\t1\t0"]
+    (tmp_path / "peaks.narrowPeak").write_text("\n".join(rows) + "\n")
+    loci = genomic.read_loci(tmp_path / "peaks.narrowPeak", True)
+    assert loci["centre"].tolist() == [130, 350, 100]  # narrowPeak's -1: no summit called
+    assert loci["name"].tolist() == ["peak (line 1)", "peak (line 2)", "other"]
+    (tmp_path / "bad.narrowPeak").write_text(rows[0].replace("\t30", "\t100") + "\n")  # past the end
+    with pytest.raises(genomic.GenomicError, match="line 1: expected 10 tab-separated columns .* or -1 for none"):
+        genomic.read_loci(tmp_path / "bad.narrowPeak", True)
+
+
 # ----------------------------------------------------------------------------- bpnet-lite
 @pytest.fixture(scope="module")
 def bpnet(world):
@@ -313,6 +325,10 @@ def test_the_fused_model_gives_the_eager_predictions(world, bpnet):
     head = genomic.Head(exported, "pt2", controls=controls, batch_size=16, fuse=True)
     head(codes[:2], rows[:2])  # traced on a batch padded to 16 sequences, as every batch is
     np.testing.assert_allclose(head(codes, rows), eager(codes, rows), rtol=1e-5)
+    for fuse in (False, True):  # a model of control tracks given none: the message says what it was given
+        with pytest.raises(genomic.GenomicError, match=r"'bpnet' fails on one-hot sequences of shape \(batch, 4, "
+                           rf"{IN}\) and no control tracks \(a model trained with them needs --control"):
+            genomic.Head(bpnet, "bpnet", output=1, batch_size=16, fuse=fuse)(codes[:2], rows[:2])
 
 
 # ----------------------------------------------------------------------------- bad input

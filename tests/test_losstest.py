@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lookloss import cli, inference, interactions, io, layout, losstest, motifs
+from lookloss import cli, inference, interactions, io, layout, losstest, motifs, simulation
 from lookloss.transforms import LINKS, anscombe
 
 from oracles import Oracle  # tests/oracles.py
@@ -74,6 +74,51 @@ def test_the_pairs_are_the_simulations_and_the_numbers_its_analysis(sim, simulat
     again = run(model, data, ppms, "pos", seed=3)
     pd.testing.assert_frame_equal(again.pairs, result.pairs)
     assert not run(model, data, ppms, "pos", seed=4).pairs["f_0"].equals(result.pairs["f_0"])
+
+
+def test_both_strands_read_a_site_on_the_other_strand_where_the_forward_scan_misses_it(simulated, data, ppms):
+    """Reverse-complemented sequences, scanned on both strands, score as the sequences do
+    mirrored; their planted pairs are found at the mirrored starts, on the - strand."""
+    onehot, _ = data
+    planted = simulated["valid"]["pairs_test"]
+    codes = motifs.to_codes(onehot)
+    flipped = (3 - codes)[:, ::-1].copy()
+
+    def motif(seqs, name):  # against the base composition of all the sequences, as loss_test scans
+        background = np.bincount(seqs.ravel(), minlength=4) / seqs.size
+        return losstest.as_motif(ppms[name], background, 0.001, name)
+
+    a, b = motif(codes, PAIR[0]), motif(flipped, PAIR[0])
+    np.testing.assert_allclose(losstest.scores(flipped, b)[:, ::-1], losstest.scores(codes, a), rtol=0, atol=1e-9)
+    a, b = motif(flipped, PAIR[0]), motif(flipped, PAIR[1])
+    codes, flipped = codes[planted["index"]], flipped[planted["index"]]
+    rows, a_start, b_start, _ = losstest.find_pairs(flipped, a, b, 2.0)
+    length = codes.shape[1]
+    np.testing.assert_array_equal(rows, np.arange(len(codes)))
+    np.testing.assert_array_equal(a_start, length - a.width - planted["gata_start"])
+    np.testing.assert_array_equal(b_start, length - b.width - planted["tal_start"])
+    assert (losstest.strand_of(flipped, a_start, a) == "-").all()
+    forward = losstest.find_pairs(flipped, a, b, 2.0, strands="forward")[0]
+    assert len(forward) < len(rows) / 4  # read forward only, most of these sequences hold no pair (here: none)
+    # knock-outs match the motif on neither strand; read forward only, they are the study's draw
+    ko = losstest.knockouts(np.random.default_rng(0), a, 500, 10.0)
+    zeros = np.zeros(500, dtype=np.int64)
+    assert (motifs.instance_ddg(ko, zeros, a.ddg) > 10).all()
+    assert (motifs.instance_ddg(ko, zeros, losstest.reverse_complement(a).ddg) > 10).all()
+    np.testing.assert_array_equal(losstest.knockouts(np.random.default_rng(1), a, 50, 10.0, "forward"),
+                                  simulation.knockouts(np.random.default_rng(1), a, 50, 10.0))
+
+
+def test_too_few_pairs_to_reach_alpha_is_no_call():
+    """With n pairs the one-sided signed-rank test gives no p below 2^-n: 4 pairs, all Δ > 0,
+    cannot be significant at 0.05 (1/16), 5 can (1/32)."""
+    def summary(n):
+        pairs = pd.DataFrame({"interaction": np.ones(n), "delta": np.arange(1.0, n + 1),
+                              "loss_main": np.full(n, 2.0), "loss_orig": np.ones(n)})
+        return losstest.summarise(pairs, pairs[["interaction"]], pairs[["delta"]] - 1, alpha=0.05)
+
+    assert summary(4)["p_paired"] == pytest.approx(1 / 16) and summary(4)["call"] == "too few pairs"
+    assert summary(5)["p_paired"] == pytest.approx(1 / 32) and summary(5)["call"] == "interaction"
 
 
 @pytest.mark.parametrize("link", sorted(LINKS))

@@ -228,6 +228,9 @@ def _loss_test(args: argparse.Namespace) -> None:
         written = genomic.write(report, args.out)
         print(json.dumps(report.summary, indent=2))
         print(f"wrote {', '.join(str(p) for p in written)}")
+        if args.chroms is None and args.fold is None:
+            print("note: every locus was tested, those the model trained on included; --chroms or --fold tests "
+                  "held-out chromosomes only", file=sys.stderr)
         return
     if args.sequences is None or args.targets is None:
         raise UsageError("give --sequences FASTA and --targets TSV, or genomic input: --loci BED --genome FASTA "
@@ -245,7 +248,7 @@ def _loss_test(args: argparse.Namespace) -> None:
         result = losstest.loss_test(model, onehot, np.asarray(targets), ppm_a, ppm_b,
                                     link=args.link, min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
                                     names=names, motif_names=labels, scan_window=args.scan_window,
-                                    max_gap=args.max_gap)
+                                    max_gap=args.max_gap, strands=args.strands)
     except losstest.LossTestError as error:
         raise UsageError(str(error)) from None
     summary = {**result.summary, "n_skipped_non_acgt": len(skipped)}
@@ -367,23 +370,32 @@ def _loss_test_arguments(commands: argparse._SubParsersAction) -> None:
                       "checked against the model on the first batch)")
     head.add_argument("--trust-pickle", action="store_true",
                       help="accept a pickled torch.save module: loading it runs code from the file")
-    head.add_argument("--scan-window", type=int, help="motif instances and random windows lie in the centred N "
-                      "bases (genomic default: the output window; FASTA default: the whole sequence)")
-    head.add_argument("--max-gap", type=int, help="at most this many bases between the two motifs")
-    test.add_argument("--motifs", required=True, type=Path, help="MEME motif file")
-    test.add_argument("--pair", required=True, nargs=2, metavar=("MOTIF_A", "MOTIF_B"),
-                      help="the two motifs, each by ID or name (case-insensitive)")
-    test.add_argument("--link", default="anscombe", choices=["anscombe", "log1p", "identity"],
-                      help="the model's output space: anscombe counts = (out/2)^2 - 3/8 (the study's), "
-                      "log1p counts = exp(out) - 1, identity counts = out; the loss is the squared error there")
-    test.add_argument("--min-logodds", type=float, default=2.0, help="an instance must score above this (2.0)")
-    test.add_argument("--alpha", type=float, default=0.05, help="significance level of the call (0.05)")
-    test.add_argument("--seed", type=int, default=0, help="seeds the knock-outs and the nulls (0)")
     test.add_argument("--non-acgt", choices=["skip", "fail"], default="skip",
                       help="sequences with other characters (N, ...): leave them out and say how many (skip, the "
                       "default), or stop (fail)")
     test.add_argument("--out", required=True, type=Path, help="folder for pairs.parquet, summary.json, loss.png")
+    _scan_arguments(test.add_argument_group("the motifs and the test"))
     test.set_defaults(run=_loss_test)
+
+
+def _scan_arguments(scan: argparse._ArgumentGroup) -> None:
+    """The loss test's motifs, scan and test options."""
+    scan.add_argument("--motifs", required=True, type=Path, help="MEME motif file")
+    scan.add_argument("--pair", required=True, nargs=2, metavar=("MOTIF_A", "MOTIF_B"),
+                      help="the two motifs, each by ID or name (case-insensitive)")
+    scan.add_argument("--link", default="anscombe", choices=["anscombe", "log1p", "identity"],
+                      help="the model's output space: anscombe counts = (out/2)^2 - 3/8 (the study's), "
+                      "log1p counts = exp(out) - 1, identity counts = out; the loss is the squared error there")
+    scan.add_argument("--min-logodds", type=float, default=2.0,
+                      help="an instance must score above this log-odds, in natural-log units (2.0)")
+    scan.add_argument("--strands", choices=["both", "forward"], default="both",
+                      help="scan both strands (the default: a window scores the better of the motif and its reverse "
+                      "complement), or the forward strand only, as the study did on its simulated sequences")
+    scan.add_argument("--scan-window", type=int, help="motif instances and random windows lie in the centred N "
+                      "bases (genomic default: the output window; FASTA default: the whole sequence)")
+    scan.add_argument("--max-gap", type=int, help="at most this many bases between the two motifs")
+    scan.add_argument("--alpha", type=float, default=0.05, help="significance level of the call (0.05)")
+    scan.add_argument("--seed", type=int, default=0, help="seeds the knock-outs and the nulls (0)")
 
 
 def parser() -> argparse.ArgumentParser:

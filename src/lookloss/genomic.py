@@ -123,8 +123,10 @@ def read_loci(path: Path, summits: bool) -> pd.DataFrame:
     """The loci of a BED file: ``chrom``, ``centre`` (midpoint, or start + summit), ``name`` and ``line``.
 
     The midpoint is ``start + (end - start) // 2``, tangermeme's; with ``summits`` the
-    centre is ``start + column 10`` (narrowPeak). Track, browser and ``#`` lines are
-    skipped. A locus without a name (column 4) is named ``chrom:centre``.
+    centre is ``start + column 10`` (narrowPeak), or the midpoint where column 10 is -1
+    (narrowPeak's "no summit called"). Track, browser and ``#`` lines are skipped. A locus
+    without a name (column 4) is named ``chrom:centre``; a name that several lines share
+    gets `` (line N)`` added, so that every row of the pair table names its own locus.
     """
     if not Path(path).is_file():
         raise GenomicError(f"BED file {str(path)!r} does not exist")
@@ -143,14 +145,22 @@ def read_loci(path: Path, summits: bool) -> pd.DataFrame:
             if len(fields) < need:
                 raise ValueError
             start, end = int(fields[1]), int(fields[2])
-            centre = start + int(fields[9]) if summits else start + (end - start) // 2
+            summit = int(fields[9]) if summits else -1
+            if not -1 <= summit < end - start:
+                raise ValueError
+            centre = start + summit if summit >= 0 else start + (end - start) // 2
         except ValueError:
-            what = "10 tab-separated columns with an integer summit offset in column 10 (--summits)" if summits \
-                else "tab-separated chrom, start, end with integer start and end"
+            what = ("10 tab-separated columns with an integer summit offset in column 10, from 0 to end - start - 1 "
+                    "or -1 for none (--summits)") if summits else "tab-separated chrom, start, end with integer start "\
+                "and end"
             raise GenomicError(f"BED file {str(path)!r} line {number}: expected {what}") from None
         name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else f"{fields[0]}:{centre}"
         loci.append((fields[0], centre, name, number))
-    return pd.DataFrame(loci, columns=["chrom", "centre", "name", "line"])
+    table = pd.DataFrame(loci, columns=["chrom", "centre", "name", "line"])
+    shared = table["name"].duplicated(keep=False)
+    table.loc[shared, "name"] = [f"{name} (line {line})" for name, line in zip(table["name"][shared],
+                                                                              table["line"][shared], strict=True)]
+    return table
 
 
 @dataclass
@@ -382,13 +392,22 @@ class Head:
         (repeating its last sequence), so that the fused graph is compiled for one shape only."""
         n = len(x)
         inputs = (x,) if ctl is None else (x, ctl)
-        if self.fuse:
-            inputs = tuple(_padded(t, self.batch_size) for t in inputs)
+        try:
+            if self.fuse:
+                inputs = tuple(_padded(t, self.batch_size) for t in inputs)
+                if self._runner is None:
+                    self._runner = self._fused(inputs)
             if self._runner is None:
-                self._runner = self._fused(inputs)
-        if self._runner is None:
-            return self.pick(self.model(*inputs), len(inputs[0]))[:n]
-        return self._runner(*inputs)[:n]
+                return self.pick(self.model(*inputs), len(inputs[0]))[:n]
+            return self._runner(*inputs)[:n]
+        except GenomicError:
+            raise
+        except Exception as error:  # noqa: BLE001  (any failure of the user's model: say what it was given)
+            given = f"one-hot sequences of shape (batch, 4, {x.shape[-1]})"
+            given += (f" and --control's {ctl.shape[1]} track(s), (batch, {ctl.shape[1]}, {ctl.shape[-1]})"
+                      if ctl is not None else " and no control tracks (a model trained with them needs --control, "
+                      "one bigWig per track)")
+            raise GenomicError(f"model {self.label!r} fails on {given}: {error}") from None
 
     def _fused(self, inputs: tuple[torch.Tensor, ...]) -> Any:
         """The model and the choice of output traced, frozen and fused by oneDNN (CPU only), if it
@@ -544,7 +563,7 @@ def command(args: argparse.Namespace) -> Report:
             result = losstest.loss_test(head, sub.onehot, sub.targets, ppms[0], ppms[1], link=args.link,
                                         min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
                                         names=sub.loci["name"].tolist(), motif_names=labels, scan_window=scan,
-                                        max_gap=args.max_gap)
+                                        max_gap=args.max_gap, strands=args.strands)
         except GenomicError:
             raise
         except losstest.LossTestError as error:
@@ -572,7 +591,8 @@ def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestRe
     when more than :data:`CONSISTENCY_FRACTION` of its models have a significant
     paired test; the call is ``interaction`` when every architecture supports it,
     ``no interaction`` when none does, ``inconsistent`` otherwise. With one model it is
-    that model's call.
+    that model's call. It is ``too few pairs`` when some model's paired test could not
+    reach ``alpha`` with the pairs it had (:func:`lookloss.losstest.summarise`).
     """
     from lookloss import tables
 
@@ -587,7 +607,8 @@ def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestRe
                "n_models": len(rows), "n_sig_paired": int(sum(r["p_paired"] < alpha for r in rows)),
                "consistency_fraction": CONSISTENCY_FRACTION,
                "architectures": consistency.drop(columns=["control", "padding", "call"]).to_dict("records"),
-               "call": str(consistency["call"].iloc[0]), "models": rows}
+               "call": "too few pairs" if any(r["call"] == "too few pairs" for r in rows)
+               else str(consistency["call"].iloc[0]), "models": rows}
     return json.loads(json.dumps(summary, default=_plain))
 
 

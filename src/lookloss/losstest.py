@@ -3,13 +3,16 @@
 The study's procedure (docs/study.md sections 2 and 4), for a user's model, held-out
 sequences with measured counts, and two motifs:
 
-1. **Pairs.** Each sequence is scanned with both motifs (forward strand, complete
-   windows). It is kept when each motif has an instance with log-odds above
-   ``min_logodds`` and the two instances obey the study's gap rule (at least
+1. **Pairs.** Each sequence is scanned with both motifs (complete windows; both
+   strands by default, where a window scores the better of the motif and its reverse
+   complement; the study's simulation planted and scanned the forward strand only,
+   ``strands="forward"``). It is kept when each motif has an instance with log-odds
+   above ``min_logodds`` and the two instances obey the study's gap rule (at least
    ``max(width) - 1`` bases between them); the best-scoring such pair is used.
 2. **Knock-outs.** Each instance is replaced by uniform random bases, redrawn until
-   the replacement scores ΔΔG > ``knockout_min_ddg``; the same replacement serves in
-   every variant (both motifs, A only, B only, neither).
+   the replacement scores ΔΔG > ``knockout_min_ddg`` (on both strands, where both are
+   scanned); the same replacement serves in every variant (both motifs, A only, B
+   only, neither).
 3. **Effects and losses.** The model predicts the four variants; with ``f`` its
    prediction in counts, M_A, M_B, I = f_AB - f_0 - M_A - M_B, and the per-pair loss
    in the model's space with and without I (the study's clip), Δ = loss_main - loss_orig.
@@ -18,7 +21,9 @@ sequences with measured counts, and two motifs:
    like motifs).
 5. **Tests** (one-sided): paired Wilcoxon Δ > 0; unpaired Mann-Whitney loss_main >
    loss_orig; magnitude |I| > |I| of the shuffled null; random-position Δ > Δ at random
-   windows. The call is ``interaction`` when the paired test is significant.
+   windows. The call is ``interaction`` when the paired test is significant, ``no
+   interaction`` when it is not, and ``too few pairs`` when it cannot be: with n pairs
+   the exact one-sided signed-rank test gives no p-value below 2^-n (n < 5 at α = 0.05).
 
 Everything reuses the simulation's and the analysis's functions: the scan
 (:func:`lookloss.motifs.window_ddg`), knock-outs, variants, gap rule and nulls
@@ -42,13 +47,15 @@ from lookloss.layout import ALPHABET, VARIANTS
 from lookloss.transforms import LINKS
 
 #: Columns of the per-pair table, in order.
-PAIR_COLUMNS = ["name", "a_start", "b_start", "f_ab", "f_a", "f_b", "f_0", "m_a", "m_b", "interaction", "target",
+PAIR_COLUMNS = ["name", "a_start", "b_start", "a_strand", "b_strand", "f_ab", "f_a", "f_b", "f_0", "m_a", "m_b", "interaction", "target",
                 "loss_orig", "loss_main", "delta"]
 #: What the study's names (variants of s_GT: GATA1 is motif A, TAL1 motif B) are called here.
 _RENAME = {"f_gt": "f_ab", "f_g": "f_a", "f_t": "f_b", "f_0": "f_0", "m_g": "m_a", "m_t": "m_b",
            "interaction": "interaction", "loss_orig": "loss_orig", "loss_main": "loss_main", "delta": "delta"}
 # Stream keys of the test's random draws, one per purpose (lookloss.simulation.stream).
 _KNOCKOUT, _SHUFFLE, _RANDPOS = 1, 2, 3
+#: Which strands the scan reads: ``both`` (the default) or ``forward`` (the study's).
+STRANDS = ("both", "forward")
 
 #: A model as the test runs it: integer codes ``(m, L)`` (0..3 for A, C, G, T) and the
 #: row of the tested sequences each one derives from, to predictions ``(m,)`` in the
@@ -98,8 +105,50 @@ def as_motif(ppm: np.ndarray | simulation.Motif, background: np.ndarray, pseudoc
     return simulation.Motif(name, smoothed, motifs.ddg_matrix(smoothed, background))
 
 
+def reverse_complement(motif: simulation.Motif) -> simulation.Motif:
+    """The motif read on the other strand: its matrix with rows (A, C, G, T) and columns
+    reversed, scored against the background its ΔΔG was made with (``ppm · e^ΔΔG`` in
+    every column), since a window's bases are drawn from that background on either strand."""
+    background = (motif.ppm * np.exp(motif.ddg)).mean(axis=1)
+    ppm = motif.ppm[::-1, ::-1].copy()
+    return simulation.Motif(motif.name, ppm, motifs.ddg_matrix(ppm, background))
+
+
+def scores(codes: np.ndarray, motif: simulation.Motif, strands: str = "both") -> np.ndarray:
+    """Log-odds of every complete window ``(N, L - w + 1)``: of the motif on the forward
+    strand, or with ``strands="both"`` the better of the motif and its reverse complement."""
+    forward = -motifs.window_ddg(codes, motif.ddg, "valid")
+    if strands == "forward":
+        return forward
+    return np.maximum(forward, -motifs.window_ddg(codes, reverse_complement(motif).ddg, "valid"))
+
+
+def strand_of(codes: np.ndarray, starts: np.ndarray, motif: simulation.Motif, strands: str = "both") -> np.ndarray:
+    """``+`` or ``-``: the strand on which each instance at ``starts`` scores best (``+`` on a tie)."""
+    if strands == "forward":
+        return np.full(len(starts), "+")
+    forward = motifs.instance_ddg(codes, starts, motif.ddg)
+    return np.where(motifs.instance_ddg(codes, starts, reverse_complement(motif).ddg) < forward, "-", "+")
+
+
+def knockouts(rng: np.random.Generator, motif: simulation.Motif, n: int, min_ddg: float,
+              strands: str = "both") -> np.ndarray:
+    """:func:`lookloss.simulation.knockouts`; with ``strands="both"`` each replacement is
+    redrawn until it also scores ΔΔG > ``min_ddg`` as the motif's reverse complement."""
+    out = simulation.knockouts(rng, motif, n, min_ddg)
+    if strands == "forward":
+        return out
+    other = reverse_complement(motif)
+    bad = motifs.instance_ddg(out, np.zeros(n, dtype=np.int64), other.ddg) <= min_ddg
+    while bad.any():
+        rows = np.flatnonzero(bad)
+        out[rows] = simulation.knockouts(rng, motif, rows.size, min_ddg)
+        bad[rows] = motifs.instance_ddg(out[rows], np.zeros(rows.size, dtype=np.int64), other.ddg) <= min_ddg
+    return out
+
+
 def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation.Motif, min_logodds: float,
-               bounds: tuple[int, int] | None = None, max_gap: int | None = None
+               bounds: tuple[int, int] | None = None, max_gap: int | None = None, strands: str = "both"
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
     """The best pair of instances per sequence, under the threshold and the gap rule.
 
@@ -107,7 +156,7 @@ def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation
     the gap from it, and the best B with the best compatible A; the better of the two
     (by summed log-odds) is taken. With ``bounds = (lo, hi)`` only instances lying
     wholly in ``[lo, hi)`` count; with ``max_gap`` the two may be at most that many
-    bases apart.
+    bases apart. ``strands`` as in :func:`scores`.
 
     Returns
     -------
@@ -118,8 +167,8 @@ def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation
     """
     n, length = codes.shape
     wa, wb = motif_a.width, motif_b.width
-    score_a = -motifs.window_ddg(codes, motif_a.ddg, "valid")  # log-odds (n, L - wa + 1)
-    score_b = -motifs.window_ddg(codes, motif_b.ddg, "valid")
+    score_a = scores(codes, motif_a, strands)  # log-odds (n, L - wa + 1)
+    score_b = scores(codes, motif_b, strands)
     score_a[score_a <= min_logodds] = -np.inf
     score_b[score_b <= min_logodds] = -np.inf
     if bounds is not None:
@@ -156,7 +205,7 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
               link: str = "anscombe", min_logodds: float = 2.0, alpha: float = 0.05, seed: int = 0,
               names: list[str] | None = None, motif_names: tuple[str, str] = ("A", "B"), pseudocount: float = 0.001,
               knockout_min_ddg: float = 10.0, batch_size: int = inference.PREDICT_BATCH,
-              scan_window: int | None = None, max_gap: int | None = None) -> LossTestResult:
+              scan_window: int | None = None, max_gap: int | None = None, strands: str = "both") -> LossTestResult:
     """The study's loss test for the interaction of two motifs in ``model``, on ``onehot`` and ``targets``.
 
     Parameters
@@ -192,6 +241,10 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
         (default: the whole sequence, as in the study).
     max_gap : int, optional
         At most this many bases between the two motifs (and the two random windows).
+    strands : {'both', 'forward'}
+        Scan both strands (a window scores the better of the motif and its reverse
+        complement; knock-outs match neither), or the forward strand only, as the
+        study did on its simulated sequences.
 
     Returns
     -------
@@ -204,6 +257,8 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
         wrong shape.
     """
     onehot, targets = _checked(onehot, targets, link)
+    if strands not in STRANDS:
+        raise LossTestError(f"strands must be one of {list(STRANDS)}, got {strands!r}")
     names = [str(i) for i in range(len(onehot))] if names is None else list(names)
     codes = motifs.to_codes(onehot)
     counts = np.bincount(codes.ravel(), minlength=4).astype(np.float64)
@@ -213,7 +268,7 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
     bounds = _bounds(codes.shape[1], scan_window, max_gap, a, b, motif_names)
     _check_output(model, onehot[:2])
 
-    rows, a_start, b_start, seen = find_pairs(codes, a, b, min_logodds, bounds, max_gap)
+    rows, a_start, b_start, seen = find_pairs(codes, a, b, min_logodds, bounds, max_gap, strands)
     if not len(rows):
         where = "" if bounds is None else f" in the centred {bounds[1] - bounds[0]}-bp scan window"
         raise LossTestError(
@@ -222,22 +277,21 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
             f"{motif_names[1]!r}, {seen['both']} of both (lower min_logodds, or check the motifs)")
     chosen, y = codes[rows], targets[rows]
     ko = simulation.stream(seed, _KNOCKOUT)
-    a_ko = simulation.knockouts(ko, a, len(rows), knockout_min_ddg)
-    b_ko = simulation.knockouts(ko, b, len(rows), knockout_min_ddg)
+    a_ko, b_ko = (knockouts(ko, m, len(rows), knockout_min_ddg, strands) for m in (a, b))
     table = _Table(model, LINKS[link], batch_size, rows, [names[r] for r in rows], y)
-    pairs = table(chosen, a_start, b_start, a_ko, b_ko)
+    pairs = table(chosen, a_start, b_start, a_ko, b_ko,
+                  strands=(strand_of(chosen, a_start, a, strands), strand_of(chosen, b_start, b, strands)))
     shuffle = simulation.stream(seed, _SHUFFLE)
     shuffled = table(simulation.shuffle_dinucleotides(chosen, simulation.shuffle_seed(shuffle)), a_start, b_start,
                      simulation.random_bases(shuffle, len(rows), a.width),
                      simulation.random_bases(shuffle, len(rows), b.width))
     windows = simulation.stream(seed, _RANDPOS)
     ra, rb = random_windows(windows, len(rows), codes.shape[1], (a.width, b.width), bounds, max_gap)
-    randpos = table(chosen, ra, rb, simulation.knockouts(windows, a, len(rows), knockout_min_ddg),
-                    simulation.knockouts(windows, b, len(rows), knockout_min_ddg),
-                    known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences: predicted once
+    randpos = table(chosen, ra, rb, knockouts(windows, a, len(rows), knockout_min_ddg, strands),
+                    knockouts(windows, b, len(rows), knockout_min_ddg, strands), known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences: predicted once
     summary = summarise(pairs, shuffled, randpos, alpha)
     summary.update(n_sequences=len(onehot), motif_a=motif_names[0], motif_b=motif_names[1], link=link,
-                   min_logodds=min_logodds, seed=seed)
+                   min_logodds=min_logodds, seed=seed, strands=strands)
     if bounds is not None:
         summary.update(scan_window=bounds[1] - bounds[0], max_gap=max_gap)
     return LossTestResult(pairs, summary, shuffled, randpos)
@@ -319,9 +373,11 @@ class _Table:
     y: np.ndarray
 
     def __call__(self, seq_codes: np.ndarray, starts_a: np.ndarray, starts_b: np.ndarray, ko_a: np.ndarray,
-                 ko_b: np.ndarray, known: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                 ko_b: np.ndarray, known: dict[str, np.ndarray] | None = None,
+                 strands: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
         """The table of the variants of ``seq_codes`` with motifs at the starts knocked out by ``ko_a``
-        and ``ko_b``; predictions in ``known`` (counts, by variant) are not made again."""
+        and ``ko_b``; predictions in ``known`` (counts, by variant) are not made again; the
+        instances' ``strands`` (``.`` where none: the nulls)."""
         seqs = simulation.variants(seq_codes, starts_a, starts_b, ko_a, ko_b)
         todo = [v for v in VARIANTS if v not in (known or {})]
         if isinstance(self.model, torch.nn.Module):
@@ -333,7 +389,9 @@ class _Table:
             f = dict(known or {})
             f.update(zip(todo, self.spec.to_counts(out.astype(np.float64)).reshape(len(todo), n), strict=True))
             computed = interactions.variant_effects(self.model, {}, self.y, self.spec, self.batch_size, f)
+        strand_a, strand_b = strands if strands is not None else (".", ".")
         frame = pd.DataFrame({"name": self.names, "a_start": starts_a, "b_start": starts_b,
+                              "a_strand": strand_a, "b_strand": strand_b,
                               **{_RENAME[k]: v for k, v in computed.items() if k in _RENAME}, "target": self.y})
         return frame[PAIR_COLUMNS]
 
@@ -342,6 +400,7 @@ def summarise(pairs: pd.DataFrame, shuffled: pd.DataFrame, randpos: pd.DataFrame
     """The four one-sided tests and the call, from the pair table and its two nulls."""
     abs_i = pairs["interaction"].abs()
     p_paired = stats.paired(pairs["delta"])
+    decidable = 0.5 ** len(pairs) < alpha  # the smallest p-value n pairs can give (all Δ > 0)
     return {
         "n_pairs": len(pairs),
         "mean_abs_I": float(abs_i.mean()),
@@ -352,7 +411,7 @@ def summarise(pairs: pd.DataFrame, shuffled: pd.DataFrame, randpos: pd.DataFrame
         "p_magnitude": stats.magnitude(abs_i, shuffled["interaction"].abs()),
         "p_randpos": stats.random_positions(pairs["delta"], randpos["delta"]),
         "alpha": alpha,
-        "call": "interaction" if p_paired < alpha else "no interaction",
+        "call": ("interaction" if p_paired < alpha else "no interaction") if decidable else "too few pairs",
     }
 
 
