@@ -348,6 +348,10 @@ class Head:
         profile head, is never computed), after checking on the first batch that it
         gives the model's chosen output; a model that cannot be traced runs as it is.
         ``BENCHMARKS.md`` gives what this is worth for a BPNet.
+    out_window : int, optional
+        The bases the targets sum over: a tuple output whose profile element (3-D,
+        ``(N, strands, length)``) covers another length is refused, since its count head
+        then predicts the counts of another window than the targets'.
     """
 
     model: torch.nn.Module
@@ -359,6 +363,7 @@ class Head:
     batch_size: int = BATCH
     progress: bool = False
     fuse: bool = False
+    out_window: int | None = None
     _runner: Any = field(default=None, init=False, repr=False)
 
     def __call__(self, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -440,6 +445,11 @@ class Head:
             if not -len(out) <= self.output < len(out):
                 raise GenomicError(f"{where}: --output {self.output} is out of range: the model returns "
                                    f"{len(out)} outputs, shapes {shapes}; expected 0 to {len(out) - 1}")
+            profiles = [shape[-1] for shape in shapes if len(shape) == 3]
+            if self.out_window is not None and profiles and profiles[0] != self.out_window:
+                raise GenomicError(f"{where}: its profile output covers {profiles[0]} bases (shapes {shapes}) but "
+                                   f"the targets sum over --out-window {self.out_window}; give --out-window "
+                                   f"{profiles[0]}, and the --in-window the model was trained on")
             out = out[self.output]
         elif self.output is not None:
             raise GenomicError(f"{where}: --output {self.output} given, but the model returns one tensor of shape "
@@ -558,7 +568,7 @@ def command(args: argparse.Namespace) -> Report:
                                f"chromosomes {run.chroms} ({windows.skipped['off_chromosome']} off a chromosome, "
                                f"{windows.skipped['non_acgt']} with other bases than ACGT)")
         head = Head(model, str(run.path), args.output, args.task, sub.controls, args.rc_average,
-                    args.batch_size or BATCH, progress=True, fuse=not args.no_fuse)
+                    args.batch_size or BATCH, progress=True, fuse=not args.no_fuse, out_window=out_window)
         try:
             result = losstest.loss_test(head, sub.onehot, sub.targets, ppms[0], ppms[1], link=args.link,
                                         min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
