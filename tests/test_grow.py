@@ -136,6 +136,9 @@ def test_a_model_that_another_run_holds_as_the_same_computation_is_reused(small_
     jobs.train_model(splits, alone, identity, training_job_settings(sweep))
     assert alone["model"].read_bytes() == (tmp_path / "sweep" / "models" / grow.key(identity) / "model.pt").read_bytes()
     assert checkpoints.check_manifest(tmp_path / "sweep", sweep) == []
+    imported = {k: tmp_path / "imported" / Path(v).name for k, v in alone.items()}  # the workflow's checkpoint route
+    checkpoints.import_models(tmp_path / "sweep", [identity], [imported])
+    assert imported["model"].read_bytes() == alone["model"].read_bytes()
     fused = copy.deepcopy(sweep)  # trained otherwise here (one fused job): not the same computation
     fused["training"]["fuse"] = True
     assert grow.reuse(fused, paper, grow.grid_order(fused), ROOT) == []
