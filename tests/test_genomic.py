@@ -213,6 +213,15 @@ def test_the_head_passes_each_rows_controls_unchanged_and_picks_output_and_task(
             genomic.Head(Echo(), "echo", controls=controls, **kwargs)(codes, rows)
 
 
+def test_a_profile_of_another_length_than_the_out_window_is_refused_a_binned_one_is_not():
+    head = genomic.Head(torch.nn.Identity(), "m", output=1, out_window=100)
+    counts = torch.zeros(2, 1)
+    for profile in (torch.zeros(2, 2, 100), torch.zeros(2, 2, 50), torch.zeros(2, 100, 2)):  # bins of 2; channels last
+        assert head.pick((profile, counts), 2).shape == (2,)
+    with pytest.raises(genomic.GenomicError, match="covers 80 bases .* give --out-window 80"):
+        head.pick((torch.zeros(2, 2, 80), counts), 2)
+
+
 def test_motifs_by_id_or_name_case_insensitive_and_ambiguous_names(world):
     path = world["folder"] / "motifs.meme"
     ppms, labels = genomic.read_pair(path, ["ma0035.4", "TAL1"])

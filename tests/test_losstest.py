@@ -119,6 +119,30 @@ def test_too_few_pairs_to_reach_alpha_is_no_call():
 
     assert summary(4)["p_paired"] == pytest.approx(1 / 16) and summary(4)["call"] == "too few pairs"
     assert summary(5)["p_paired"] == pytest.approx(1 / 32) and summary(5)["call"] == "interaction"
+    zero = pd.DataFrame({"interaction": np.ones(5), "delta": np.arange(5.0), "loss_main": np.full(5, 2.0),
+                         "loss_orig": np.ones(5)})  # Δ = 0 is dropped by the test: 4 pairs count
+    assert losstest.summarise(zero, zero[["interaction"]], zero[["delta"]], alpha=0.05)["call"] == "too few pairs"
+
+
+def test_a_motif_that_random_bases_cannot_knock_out_is_refused_by_name():
+    """Six columns of 0.85 and 0.05: a replacement scores at most ΔΔG = 6 ln(0.25 / 0.05) = 9.66
+    (no base of the consensus), never the study's 10, so the knock-out draw would never end."""
+    ppm = np.full((4, 6), 0.05)
+    ppm[0] = 0.85
+    weak = losstest.as_motif(ppm, np.full(4, 0.25), 0.001, "weak")
+    with pytest.raises(losstest.LossTestError, match=r"motif 'weak' cannot be knocked out: none of 10,000 random "
+                       r"6-bp replacements scores ΔΔG > 10 on both strands \(the most any can score forward is 9.6"):
+        losstest.check_knockable(weak, 10.0)
+    losstest.check_knockable(weak, 5.0)
+    ko = losstest.knockouts(np.random.default_rng(0), weak, 200, 5.0)
+    zeros = np.zeros(200, dtype=np.int64)
+    assert (motifs.instance_ddg(ko, zeros, weak.ddg) > 5).all()
+    assert (motifs.instance_ddg(ko, zeros, losstest.reverse_complement(weak).ddg) > 5).all()
+    hard = ppm.copy()  # a matrix with zeros, given as a Motif (unsmoothed): its reverse complement stays finite
+    hard[1:, 0], hard[0, 0] = 0.0, 1.0
+    motif = simulation.Motif("hard", hard, motifs.ddg_matrix(hard, np.full(4, 0.25)))
+    other = losstest.reverse_complement(motif)
+    np.testing.assert_allclose(other.ddg, motif.ddg[::-1, ::-1])  # a uniform background is its own complement
 
 
 @pytest.mark.parametrize("link", sorted(LINKS))

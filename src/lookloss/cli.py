@@ -248,7 +248,8 @@ def _loss_test(args: argparse.Namespace) -> None:
         result = losstest.loss_test(model, onehot, np.asarray(targets), ppm_a, ppm_b,
                                     link=args.link, min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
                                     names=names, motif_names=labels, scan_window=args.scan_window,
-                                    max_gap=args.max_gap, strands=args.strands)
+                                    max_gap=args.max_gap, strands=args.strands,
+                                    knockout_min_ddg=args.knockout_min_ddg)
     except losstest.LossTestError as error:
         raise UsageError(str(error)) from None
     summary = {**result.summary, "n_skipped_non_acgt": len(skipped)}
@@ -391,6 +392,8 @@ def _scan_arguments(scan: argparse._ArgumentGroup) -> None:
     scan.add_argument("--strands", choices=["both", "forward"], default="both",
                       help="scan both strands (the default: a window scores the better of the motif and its reverse "
                       "complement), or the forward strand only, as the study did on its simulated sequences")
+    scan.add_argument("--knockout-min-ddg", type=float, default=10.0,
+                      help="a knock-out's random bases must score ΔΔG above this against the motif (10, the study's)")
     scan.add_argument("--scan-window", type=int, help="motif instances and random windows lie in the centred N "
                       "bases (genomic default: the output window; FASTA default: the whole sequence)")
     scan.add_argument("--max-gap", type=int, help="at most this many bases between the two motifs")

@@ -350,8 +350,9 @@ class Head:
         ``BENCHMARKS.md`` gives what this is worth for a BPNet.
     out_window : int, optional
         The bases the targets sum over: a tuple output whose profile element (3-D,
-        ``(N, strands, length)``) covers another length is refused, since its count head
-        then predicts the counts of another window than the targets'.
+        channels first, ``(N, strands, length)`` with more positions than strands)
+        covers another length (nor one that bins it evenly) is refused, since its count
+        head then predicts the counts of another window than the targets'.
     """
 
     model: torch.nn.Module
@@ -445,8 +446,8 @@ class Head:
             if not -len(out) <= self.output < len(out):
                 raise GenomicError(f"{where}: --output {self.output} is out of range: the model returns "
                                    f"{len(out)} outputs, shapes {shapes}; expected 0 to {len(out) - 1}")
-            profiles = [shape[-1] for shape in shapes if len(shape) == 3]
-            if self.out_window is not None and profiles and profiles[0] != self.out_window:
+            profiles = [shape[-1] for shape in shapes if len(shape) == 3 and shape[-1] > shape[1]]  # (N, strands, L)
+            if self.out_window is not None and profiles and self.out_window % profiles[0]:  # not even a binned one
                 raise GenomicError(f"{where}: its profile output covers {profiles[0]} bases (shapes {shapes}) but "
                                    f"the targets sum over --out-window {self.out_window}; give --out-window "
                                    f"{profiles[0]}, and the --in-window the model was trained on")
@@ -573,7 +574,8 @@ def command(args: argparse.Namespace) -> Report:
             result = losstest.loss_test(head, sub.onehot, sub.targets, ppms[0], ppms[1], link=args.link,
                                         min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
                                         names=sub.loci["name"].tolist(), motif_names=labels, scan_window=scan,
-                                        max_gap=args.max_gap, strands=args.strands)
+                                        max_gap=args.max_gap, strands=args.strands,
+                                        knockout_min_ddg=args.knockout_min_ddg)
         except GenomicError:
             raise
         except losstest.LossTestError as error:

@@ -23,7 +23,8 @@ sequences with measured counts, and two motifs:
    loss_orig; magnitude |I| > |I| of the shuffled null; random-position Δ > Δ at random
    windows. The call is ``interaction`` when the paired test is significant, ``no
    interaction`` when it is not, and ``too few pairs`` when it cannot be: with n pairs
-   the exact one-sided signed-rank test gives no p-value below 2^-n (n < 5 at α = 0.05).
+   of non-zero Δ (the test drops Δ = 0) the exact one-sided signed-rank test gives no
+   p-value below 2^-n (n < 5 at α = 0.05).
 
 Everything reuses the simulation's and the analysis's functions: the scan
 (:func:`lookloss.motifs.window_ddg`), knock-outs, variants, gap rule and nulls
@@ -53,7 +54,9 @@ PAIR_COLUMNS = ["name", "a_start", "b_start", "a_strand", "b_strand", "f_ab", "f
 _RENAME = {"f_gt": "f_ab", "f_g": "f_a", "f_t": "f_b", "f_0": "f_0", "m_g": "m_a", "m_t": "m_b",
            "interaction": "interaction", "loss_orig": "loss_orig", "loss_main": "loss_main", "delta": "delta"}
 # Stream keys of the test's random draws, one per purpose (lookloss.simulation.stream).
-_KNOCKOUT, _SHUFFLE, _RANDPOS = 1, 2, 3
+_KNOCKOUT, _SHUFFLE, _RANDPOS, _KNOCKABLE = 1, 2, 3, 4
+#: Random replacements drawn to check that a motif can be knocked out (:func:`check_knockable`).
+KNOCKABLE_DRAWS = 10_000
 #: Which strands the scan reads: ``both`` (the default) or ``forward`` (the study's).
 STRANDS = ("both", "forward")
 
@@ -109,7 +112,8 @@ def reverse_complement(motif: simulation.Motif) -> simulation.Motif:
     """The motif read on the other strand: its matrix with rows (A, C, G, T) and columns
     reversed, scored against the background its ΔΔG was made with (``ppm · e^ΔΔG`` in
     every column), since a window's bases are drawn from that background on either strand."""
-    background = (motif.ppm * np.exp(motif.ddg)).mean(axis=1)
+    with np.errstate(invalid="ignore"):  # a zero probability: 0 · e^inf, left out
+        background = np.nanmean(motif.ppm * np.exp(motif.ddg), axis=1)
     ppm = motif.ppm[::-1, ::-1].copy()
     return simulation.Motif(motif.name, ppm, motifs.ddg_matrix(ppm, background))
 
@@ -145,6 +149,24 @@ def knockouts(rng: np.random.Generator, motif: simulation.Motif, n: int, min_ddg
         out[rows] = simulation.knockouts(rng, motif, rows.size, min_ddg)
         bad[rows] = motifs.instance_ddg(out[rows], np.zeros(rows.size, dtype=np.int64), other.ddg) <= min_ddg
     return out
+
+
+def check_knockable(motif: simulation.Motif, min_ddg: float, strands: str = "both") -> None:
+    """:class:`LossTestError` unless random replacements of the motif's width score ΔΔG >
+    ``min_ddg`` often enough (1 in :data:`KNOCKABLE_DRAWS` at least, on both strands where
+    both are read) for :func:`knockouts` to find them: a short or weak motif may never."""
+    draws = simulation.stream(0, _KNOCKABLE).integers(0, 4, size=(KNOCKABLE_DRAWS, motif.width), dtype=np.int8)
+    starts = np.zeros(KNOCKABLE_DRAWS, dtype=np.int64)
+    ok = motifs.instance_ddg(draws, starts, motif.ddg) > min_ddg
+    if strands == "both":
+        ok &= motifs.instance_ddg(draws, starts, reverse_complement(motif).ddg) > min_ddg
+    if not ok.any():
+        best = motif.ddg.max(axis=0).sum()
+        raise LossTestError(
+            f"motif {motif.name!r} cannot be knocked out: none of {KNOCKABLE_DRAWS:,} random {motif.width}-bp "
+            f"replacements scores ΔΔG > {min_ddg:g}{' on both strands' if strands == 'both' else ''} (the most "
+            f"any can score forward is {best:.2f}); lower --knockout-min-ddg"
+            f"{', or read the forward strand only (--strands forward)' if strands == 'both' else ''}")
 
 
 def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation.Motif, min_logodds: float,
@@ -266,6 +288,8 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
     a = as_motif(motif_a, background, pseudocount, motif_names[0])
     b = as_motif(motif_b, background, pseudocount, motif_names[1])
     bounds = _bounds(codes.shape[1], scan_window, max_gap, a, b, motif_names)
+    for motif in (a, b):
+        check_knockable(motif, knockout_min_ddg, strands)
     _check_output(model, onehot[:2])
 
     rows, a_start, b_start, seen = find_pairs(codes, a, b, min_logodds, bounds, max_gap, strands)
@@ -400,7 +424,7 @@ def summarise(pairs: pd.DataFrame, shuffled: pd.DataFrame, randpos: pd.DataFrame
     """The four one-sided tests and the call, from the pair table and its two nulls."""
     abs_i = pairs["interaction"].abs()
     p_paired = stats.paired(pairs["delta"])
-    decidable = 0.5 ** len(pairs) < alpha  # the smallest p-value n pairs can give (all Δ > 0)
+    decidable = 0.5 ** int((pairs["delta"] != 0).sum()) < alpha  # the smallest p n non-zero Δ can give (all > 0)
     return {
         "n_pairs": len(pairs),
         "mean_abs_I": float(abs_i.mean()),
