@@ -38,6 +38,9 @@ def test_the_reading_table_counts_each_test_per_group_beside_the_paper():
     every = reading.reading_table(models_table(), 0.05, 45, [("neg", "valid"), ("neg", "same"), ("pos", "same")])
     assert list(every["padding"]) == ["valid", "same", "same"] and list(every["models"]) == [3, 0, 2]
     assert every.iloc[1]["paired"] == "–" and every.iloc[1]["paper_paired"] == "19/45"
+    # with the analysis's summary table, ρ is its full-precision value
+    summary = pd.DataFrame({"control": ["neg"], "padding": ["valid"], "spearman_rho": [-0.335]})
+    assert reading.reading_table(models_table(), 0.05, 45, summary=summary).iloc[0]["spearman_rho"] == "-0.34"
 
 
 def test_the_detector_reading_counts_each_detectors_flags_per_group():
@@ -186,7 +189,9 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     models = pd.read_csv(models_tsv, sep="\t")
     grid = manifest["config"]["models"]
     groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
-    expected = reading.markdown(reading.reading_table(models, manifest["config"]["analysis"]["alpha"], 45, groups))
+    summary = pd.read_csv(ROOT / "paper" / "tables" / "summary.tsv", sep="\t")
+    expected = reading.markdown(reading.reading_table(models, manifest["config"]["analysis"]["alpha"], 45, groups,
+                                                      summary))
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- reading:start -->\n(.*?)<!-- reading:end -->", readme, re.S)
     assert block, "README lacks the <!-- reading:start --> ... <!-- reading:end --> block"

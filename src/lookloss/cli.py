@@ -125,7 +125,9 @@ def _reading(args: argparse.Namespace) -> None:
                  "pairs:\n\n" + reading.markdown(reading.strengths(power)))
     else:
         per_group = len(checkpoints.grid_models(settings)) // len(groups)
-        text += reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups))
+        summary = pd.read_csv(results / "tables" / "summary.tsv", sep="\t")
+        text += reading.markdown(reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups,
+                                                       summary))
     found = reading.detector_reading(pd.read_csv(results / "tables" / "detectors.tsv", sep="\t"), groups)
     text += (f"\nModels flagged by each detector at α = {settings['analysis']['alpha']:g} (docs/study.md section 8; "
              "an additive control's flags are false positives):\n\n" + reading.markdown(found)

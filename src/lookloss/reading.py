@@ -127,7 +127,7 @@ def _detector_key(settings: Mapping[str, Any]) -> str:
 
 
 def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
-                  groups: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+                  groups: list[tuple[str, str]] | None = None, summary: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per control x padding: models, how many each test flags, Spearman ρ, medians; the paper beside.
 
     Parameters
@@ -142,8 +142,13 @@ def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
     groups : list of (control, padding), optional
         Every group to show, in order, also those without a model yet (default: the
         groups ``models`` holds).
+    summary : pandas.DataFrame, optional
+        ``summary.tsv`` of the same models: ρ is then its ``spearman_rho``, computed by
+        the analysis at full precision (``models.tsv`` holds 6 significant digits, whose
+        rounding can tie values and move ρ in the second decimal).
     """
     held = dict(list(models.groupby(["control", "padding"], sort=True)))
+    rhos = {} if summary is None else {(r.control, r.padding): r.spearman_rho for r in summary.itertuples()}
     rows = []
     for control, padding in groups or list(held):
         group = held.get((control, padding), models.iloc[:0])
@@ -151,7 +156,8 @@ def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
         row: dict[str, Any] = {"control": control, "padding": padding, "models": n}
         for test, column in TESTS.items():
             row[test] = f"{int((group[column] < alpha).sum())}/{n}" if n else "–"
-        rho, _ = stats.spearman(group["mean_abs_I"], group["test_mse"])
+        rho = rhos[(control, padding)] if (control, padding) in rhos else stats.spearman(
+            group["mean_abs_I"], group["test_mse"])[0]
         row["spearman_rho"] = f"{rho:.2f}" if n > 2 else "n/a"
         row["median_test_mse"] = f"{group['test_mse'].median():.4f}" if n else "–"
         row["median_epochs"] = f"{group['epochs_run'].median():g}" if n else "–"
