@@ -194,6 +194,12 @@ def test_no_model_starts_after_the_deadline_and_none_in_flight_is_lost(small_gri
     assert grow.grow(small_grid, paper, jobs=1, root=ROOT, until=time.time() - 1)["n_models"] == 1
 
 
+def test_the_pace_says_how_many_per_hour_and_how_long_the_rest_takes():
+    assert grow.pace(3, 5400, 72) == " (2.0 per hour in this call; 72 left, about 36.0 h at that pace)"
+    assert grow.pace(3, 5400, 0) == " (2.0 per hour in this call)"
+    assert grow.pace(0, 10, 5) == "" and grow.pace(2, 0, 5) == ""
+
+
 def test_until_is_the_next_such_time_of_day():
     noon = datetime.datetime(2026, 12, 2, 12, 0).timestamp()
     assert cli._next_time_of_day("16:45", now=noon) == datetime.datetime(2026, 12, 2, 16, 45).timestamp()

@@ -307,7 +307,7 @@ def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher,
     """
     results = publisher.results
     work = units(todo, fuse(publisher.config))
-    manifest, failed = None, []
+    manifest, failed, start, trained = None, [], time.time(), 0
     context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending: dict[Future, list[Mapping[str, Any]]] = {}
@@ -329,10 +329,21 @@ def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher,
                     failed += names
                     continue
                 manifest = publisher.publish(names)
-                log.info("published %s: %d of %d models", ", ".join(names), manifest["n_models"], manifest["n_grid"])
+                trained += len(names)
+                log.info("published %s: %d of %d models%s", ", ".join(names), manifest["n_models"], manifest["n_grid"],
+                         pace(trained, time.time() - start, manifest["n_grid"] - manifest["n_models"]))
     if failed:
         raise RuntimeError(f"{len(failed)} model(s) failed to train (first: {failed[0]}); the others are published")
     return manifest
+
+
+def pace(trained: int, seconds: float, left: int) -> str:
+    """How fast this call trains, and when the models ``left`` would be done at that pace (for the log)."""
+    if trained < 1 or seconds <= 0:
+        return ""
+    per_hour = trained / seconds * 3600
+    return (f" ({per_hour:.1f} per hour in this call"
+            f"{f'; {left} left, about {left / per_hour:.1f} h at that pace' if left else ''})")
 
 
 def fuse(config: Mapping[str, Any]) -> bool:
