@@ -172,7 +172,8 @@ def reuse(config: Mapping[str, Any], source: str | Path, todo: Sequence[Mapping[
     name = _shown(source, root)
     done = []
     for identity in todo:
-        original = {**identity, "control": by_data.get((identity["padding"], ours[(identity["padding"], identity["control"])]))}
+        padding = identity["padding"]
+        original = {**identity, "control": by_data.get((padding, ours[(padding, identity["control"])]))}
         record = published["models"].get(key(original)) if original["control"] else None
         if record is None or (str(record["device"]).split(":")[0], bool(record["fused"])) != how:
             continue

@@ -311,8 +311,8 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
                      simulation.random_bases(shuffle, len(rows), b.width))
     windows = simulation.stream(seed, _RANDPOS)
     ra, rb = random_windows(windows, len(rows), codes.shape[1], (a.width, b.width), bounds, max_gap)
-    randpos = table(chosen, ra, rb, knockouts(windows, a, len(rows), knockout_min_ddg, strands),
-                    knockouts(windows, b, len(rows), knockout_min_ddg, strands), known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences: predicted once
+    ra_ko, rb_ko = (knockouts(windows, m, len(rows), knockout_min_ddg, strands) for m in (a, b))
+    randpos = table(chosen, ra, rb, ra_ko, rb_ko, known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences
     summary = summarise(pairs, shuffled, randpos, alpha)
     summary.update(n_sequences=len(onehot), motif_a=motif_names[0], motif_b=motif_names[1], link=link,
                    min_logodds=min_logodds, seed=seed, strands=strands)
