@@ -362,6 +362,7 @@ def bad_inputs(world, folder: Path):
         (["--output", "1"], {"models": ("bpnet.torch",)}, "pass --trust-pickle"),
         (["--output", "1", "--chroms", "chr9"], {}, "no locus of BED file"),
         (["--output", "1", "--max-gap", "3"], {}, "below the gap rule's minimum"),
+        (["--output", "1", "--non-acgt", "fail"], {}, f"(withN): its {IN}-base window of"),
         (["--output", "1", "--out-window", str(OUT - 20)], {},
          f"1)]) but the targets sum over --out-window {OUT - 20}; give --out-window {OUT}"),
     ]

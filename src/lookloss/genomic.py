@@ -227,12 +227,13 @@ def _missing(loci: pd.DataFrame, sizes: dict[str, int], what: str, bed: Path) ->
 
 
 def extract(loci: pd.DataFrame, genome: Path, signals: list[Path], controls: list[Path] | None,
-            windows: tuple[int, int]) -> Windows:
+            windows: tuple[int, int], non_acgt: str = "skip") -> Windows:
     """Sequences, targets and control tracks of ``loci`` (:func:`read_loci`) by tangermeme's ``extract_loci``.
 
     ``windows`` is ``(in_window, out_window)``. Loci whose windows run off their
     chromosome, or whose sequence holds a base other than A, C, G, T, are left out
-    and counted in :attr:`Windows.skipped`.
+    and counted in :attr:`Windows.skipped`; with ``non_acgt="fail"`` the first such
+    sequence is an error instead.
     """
     from tangermeme.io import extract_loci
 
@@ -254,6 +255,11 @@ def extract(loci: pd.DataFrame, genome: Path, signals: list[Path], controls: lis
     kept = loci[mask.numpy()].reset_index(drop=True)
     onehot = seqs.numpy().astype(np.uint8)
     acgt = (onehot.sum(axis=1) == 1).all(axis=1)
+    if non_acgt == "fail" and not acgt.all():
+        first = kept[~acgt].iloc[0]
+        raise GenomicError(f"BED line {first['line']} ({first['name']}): its {in_window}-base window of "
+                           f"{str(genome)!r} holds a base other than A, C, G, T; expected only ACGT with "
+                           "--non-acgt fail (use --non-acgt skip to leave such loci out)")
     skipped = {"off_chromosome": int((~mask.numpy()).sum()), "non_acgt": int((~acgt).sum())}
     targets = signal.numpy().astype(np.float64).sum(axis=(1, 2))
     return Windows(kept[acgt].reset_index(drop=True), onehot[acgt], targets[acgt],
@@ -560,7 +566,7 @@ def command(args: argparse.Namespace) -> Report:
         raise GenomicError(f"no locus of BED file {str(args.loci)!r} lies on the held-out chromosomes {held}; "
                            "expected some (check --chroms or the fold files' 'test' lists)")
     check_chromosomes(used, args.loci, args.genome, [*args.signal, *(args.control or [])])
-    windows = extract(used, args.genome, args.signal, args.control, (in_window, out_window))
+    windows = extract(used, args.genome, args.signal, args.control, (in_window, out_window), args.non_acgt)
     results = []
     for run, model in zip(runs, models, strict=True):
         sub = windows if run.chroms is None else windows.subset(windows.loci["chrom"].isin(run.chroms).to_numpy())
