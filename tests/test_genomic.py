@@ -169,10 +169,12 @@ def test_each_model_is_tested_on_its_own_fold_and_the_consistency_rule_combines_
 
 
 def test_the_consistency_rule_across_architectures():
-    def result(p):
-        return None, None, losstest.LossTestResult(pd.DataFrame(), {"p_paired": p, "motif_a": "A", "motif_b": "B",
-                                                                    "link": "log1p", "alpha": 0.05, "min_logodds": 2,
-                                                                    "seed": 0, "call": "-"}, None, None)
+    def result(p):  # "few": a model whose paired test could not reach alpha (p = 1/16 from 4 pairs)
+        return None, None, losstest.LossTestResult(pd.DataFrame(), {"p_paired": 1 / 16 if p == "few" else p,
+                                                                    "motif_a": "A", "motif_b": "B", "link": "log1p",
+                                                                    "alpha": 0.05, "min_logodds": 2, "seed": 0,
+                                                                    "call": "too few pairs" if p == "few" else "-"},
+                                                   None, None)
 
     def call(ps, arch):
         runs = [(genomic._Run(Path(f"m{i}"), f"m{i}", a, None), *result(p)[1:]) for i, (p, a) in enumerate(zip(ps, arch))]
@@ -183,6 +185,13 @@ def test_the_consistency_rule_across_architectures():
     assert call([0.01, 0.01, 0.2, 0.3], ["x", "x", "y", "y"]) == "inconsistent"
     assert call([0.01, 0.01, 0.01, 0.3], ["x", "x", "y", "y"]) == "inconsistent"
     assert call([0.01, 0.01, 0.01, 0.01], ["x", "x", "y", "y"]) == "interaction"
+    # a model with too few pairs leaves the call open only when its test could have changed it
+    assert call(["few"], ["x"]) == "too few pairs"
+    assert call([0.01, 0.01, "few"], ["x"] * 3) == "interaction"  # 2 of 3 either way
+    assert call([0.3, 0.2, "few"], ["x"] * 3) == "no interaction"  # at most 1 of 3
+    assert call([0.01, 0.2, "few"], ["x"] * 3) == "too few pairs"  # 1 or 2 of 3
+    assert call([0.01, 0.01, 0.01, "few"], ["x", "x", "y", "y"]) == "too few pairs"  # inconsistent, or interaction
+    assert call([0.01, 0.01, 0.3, "few"], ["x", "x", "y", "y"]) == "inconsistent"  # y: 0 or 1 of 2, never > half
 
 
 # ----------------------------------------------------------------------------- the pieces

@@ -610,7 +610,8 @@ def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestRe
     paired test; the call is ``interaction`` when every architecture supports it,
     ``no interaction`` when none does, ``inconsistent`` otherwise. With one model it is
     that model's call. It is ``too few pairs`` when some model's paired test could not
-    reach ``alpha`` with the pairs it had (:func:`lookloss.losstest.summarise`).
+    reach ``alpha`` with the pairs it had (:func:`lookloss.losstest.summarise`) and the
+    call would differ had that model been significant.
     """
     from lookloss import tables
 
@@ -619,14 +620,19 @@ def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestRe
     table = pd.DataFrame({"control": "-", "padding": "-", "arch": [r["arch"] for r in rows],
                           "p_paired": [r["p_paired"] for r in rows]})
     consistency = tables.consistency_table(table, alpha, CONSISTENCY_FRACTION)
+    few = np.array([r["call"] == "too few pairs" for r in rows])
+    call = str(consistency["call"].iloc[0])
+    if few.any():  # the call stands only if those models' tests could not have changed it
+        optimistic = table.assign(p_paired=np.where(few, 0.0, table["p_paired"]))
+        if str(tables.consistency_table(optimistic, alpha, CONSISTENCY_FRACTION)["call"].iloc[0]) != call:
+            call = "too few pairs"
     first = {k: v for k, v in rows[0].items() if k not in ("model", "file", "arch", "test_chroms")}
     shared = ("motif_a", "motif_b", "link", "alpha", "min_logodds", "seed", "scan_window", "max_gap")
     summary = {**(first if len(rows) == 1 else {k: first.get(k) for k in shared}),
                "n_models": len(rows), "n_sig_paired": int(sum(r["p_paired"] < alpha for r in rows)),
                "consistency_fraction": CONSISTENCY_FRACTION,
                "architectures": consistency.drop(columns=["control", "padding", "call"]).to_dict("records"),
-               "call": "too few pairs" if any(r["call"] == "too few pairs" for r in rows)
-               else str(consistency["call"].iloc[0]), "models": rows}
+               "call": call, "models": rows}
     return json.loads(json.dumps(summary, default=_plain))
 
 
