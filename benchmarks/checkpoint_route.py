@@ -55,11 +55,12 @@ def stand_in(config: dict, results: Path) -> None:
 def study_ready_s(results: Path, start: float) -> float:
     """Seconds from ``start`` until the last of the study's tables and figures was written.
 
-    The study's outputs are every table and figure that reads no detector output.
+    The study's outputs are its tables (:data:`lookloss.layout.STUDY_TABLES`) and every
+    figure that reads no detector output.
     """
-    from lookloss import figures
+    from lookloss import figures, layout
 
-    study = [path for path in (results / "tables").glob("*.tsv") if not path.name.startswith("detector")]
+    study = [results / "tables" / f"{name}.tsv" for name in layout.STUDY_TABLES]
     study += [results / "figures" / f"{name}.png" for name, spec in figures.FIGURES.items()
               if "detectors" not in spec.inputs]
     return round(max(path.stat().st_mtime for path in study) - start, 1)

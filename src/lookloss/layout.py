@@ -104,6 +104,11 @@ def parse_model_id(name: str) -> ModelId:
 MODEL_STAGES = ("models", "interactions", "detectors")
 #: Files a trained model's folder holds.
 MODEL_FILES = ("model.pt", "history.tsv", "metrics.json")
+#: The study's tables, ``tables/{name}.tsv``: per model, per control x padding, the
+#: consistency rule's calls, and power by interaction strength.
+STUDY_TABLES = ("models", "summary", "consistency", "power")
+#: The detector head-to-head's tables (docs/study.md section 8), read from the study's.
+DETECTOR_TABLES = ("detectors", "detector_models")
 
 
 def model_dir(stage: str, control: str, padding: str, model: str) -> str:

@@ -44,7 +44,7 @@ PAPER: dict[tuple[str, str], dict[str, Any]] = {
     ("pos", "same"): {"paired": 45, "unpaired": 45, "magnitude": None, "rho": "-0.002"},
 }
 #: The tables :func:`analyse_published` writes (``tables/{name}.tsv``).
-TABLES = ("models", "summary", "consistency", "power", "detectors", "detector_models")
+TABLES = layout.STUDY_TABLES + layout.DETECTOR_TABLES
 #: Tests of the reading table, in column order, with their column in ``models.tsv``.
 TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude", "random-position": "p_randpos"}
 

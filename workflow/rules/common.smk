@@ -131,7 +131,7 @@ def group_files(name, root=None):
 
 
 def table_files():
-    return [results("tables", f"{name}.tsv") for name in ("models", "summary", "consistency", "power")]
+    return [results("tables", f"{name}.tsv") for name in layout.STUDY_TABLES]
 
 
 def truth_files():
