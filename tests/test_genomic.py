@@ -124,6 +124,7 @@ def test_both_truths_through_the_genomic_route_with_a_tuple_output_model(world, 
     assert summary["call"] == call and summary["n_models"] == 1
     assert summary["n_skipped_off_chromosome"] == 1 and summary["n_skipped_non_acgt"] == 1
     assert summary["n_sequences"] == len(world["codes"]) and summary["motif_a"] == "Gata1"
+    assert summary["strands"] == "both" and summary["knockout_min_ddg"] == 10  # every setting is recorded
     if control == "neg":  # a spurious product term: the magnitude test is fooled, the loss test is not
         assert summary["p_magnitude"] < 1e-6 and summary["mean_abs_I"] > 5
         assert summary["p_paired"] > 0.05 and summary["median_delta"] < 0

@@ -627,7 +627,8 @@ def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestRe
         if str(tables.consistency_table(optimistic, alpha, CONSISTENCY_FRACTION)["call"].iloc[0]) != call:
             call = "too few pairs"
     first = {k: v for k, v in rows[0].items() if k not in ("model", "file", "arch", "test_chroms")}
-    shared = ("motif_a", "motif_b", "link", "alpha", "min_logodds", "seed", "scan_window", "max_gap")
+    shared = ("motif_a", "motif_b", "link", "alpha", "min_logodds", "seed", "strands", "knockout_min_ddg",
+              "scan_window", "max_gap")
     summary = {**(first if len(rows) == 1 else {k: first.get(k) for k in shared}),
                "n_models": len(rows), "n_sig_paired": int(sum(r["p_paired"] < alpha for r in rows)),
                "consistency_fraction": CONSISTENCY_FRACTION,

@@ -315,7 +315,7 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
     randpos = table(chosen, ra, rb, ra_ko, rb_ko, known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences
     summary = summarise(pairs, shuffled, randpos, alpha)
     summary.update(n_sequences=len(onehot), motif_a=motif_names[0], motif_b=motif_names[1], link=link,
-                   min_logodds=min_logodds, seed=seed, strands=strands)
+                   min_logodds=min_logodds, seed=seed, strands=strands, knockout_min_ddg=knockout_min_ddg)
     if bounds is not None:
         summary.update(scan_window=bounds[1] - bounds[0], max_gap=max_gap)
     return LossTestResult(pairs, summary, shuffled, randpos)
