@@ -11,11 +11,15 @@ results folder, and reports the wall time, when the study's tables were ready
 detectors of docs/study.md section 8 may still run then) and each phase's span.
 
 With ``--published paper`` it re-derives the real published run instead, and also
-reports whether each re-derived table equals the published one byte for byte.
+reports whether each re-derived table equals the published one byte for byte. With
+``--results results/paper-checkpoints`` (the preset's own folder, which must not exist
+yet) the re-derived folder is kept, so that ``lookloss publish --configfile
+presets/paper-checkpoints.yaml --out paper`` can publish its figures without a second run.
 
 Usage::
 
-    python benchmarks/checkpoint_route.py [--cores 2] [--published paper] [--out benchmarks/checkpoint_route.json]
+    python benchmarks/checkpoint_route.py [--cores 2] [--published paper] [--results DIR]
+        [--out benchmarks/checkpoint_route.json]
 """
 
 from __future__ import annotations
@@ -72,8 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--published", type=Path,
                         help="a complete published folder (e.g. paper) to re-derive instead of stand-ins; its "
                         "tables are then compared byte for byte with the re-derived ones")
+    parser.add_argument("--results", type=Path, help="re-derive into this folder (absent until now) and keep it")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    if args.results is not None and args.results.exists():
+        parser.error(f"--results {args.results} exists; expected a folder that does not exist yet")
     from lookloss import checkpoints, config, grow
 
     with tempfile.TemporaryDirectory(prefix="lookloss-route-") as tmp:
@@ -86,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
             grow.ensure_simulation(settings, tmp / "trained", ROOT)  # a manifest records the data's digest
             checkpoints.publish(settings, published, root=ROOT)
         (tmp / "here.yaml").write_text(f"models: {{checkpoints: {published}}}\n")
-        results = tmp / "rederived"
+        results = args.results.resolve() if args.results else tmp / "rederived"
         start = time.time()
         run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--configfile",
                               "presets/paper-checkpoints.yaml", str(tmp / "here.yaml"), "--config",
