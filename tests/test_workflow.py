@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lookloss import figures
+from lookloss import figures, layout
 
 pytestmark = pytest.mark.slow  # runs Snakemake, subprocesses or real trainings
 
@@ -198,9 +199,24 @@ def test_models_from_a_published_run_give_the_same_analysis(smoke_run, reuse_pub
     settings = config.check(config.read_files([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
     settings["results_dir"] = str(tmp_path / "reading")
     reading.analyse_published(settings, reuse_published.parent / "published", root=ROOT)
-    for name in ("models", "summary", "consistency", "power"):
+    for name in layout.STUDY_TABLES:
         assert (tmp_path / "reading" / "tables" / f"{name}.tsv").read_bytes() == (
             smoke_run / "tables" / f"{name}.tsv").read_bytes(), name
+    # the re-derived run publishes back into (a copy of) the folder it came from: the same models, byte for byte
+    copy = tmp_path / "republished"
+    shutil.copytree(reuse_published.parent / "published", copy)
+    before = json.loads((copy / "manifest.json").read_text())
+    (tmp_path / "rederived.yaml").write_text(f"results_dir: {out}\nmodels: {{checkpoints: {copy}}}\n")
+    publish = subprocess.run([sys.executable, "-m", "lookloss.cli", "publish", "--configfile", "presets/smoke.yaml",
+                              str(tmp_path / "rederived.yaml"), "--out", str(copy)], cwd=ROOT, capture_output=True,
+                             text=True)
+    assert publish.returncode == 0, publish.stderr[-2000:]
+    after = json.loads((copy / "manifest.json").read_text())
+    assert after["complete"] and after["models"] == before["models"]
+    assert {k: v for k, v in after["files"].items() if k.startswith("models/")} == {
+        k: v for k, v in before["files"].items() if k.startswith("models/")}
+    assert all(after["files"][f"tables/{name}.tsv"] == before["files"][f"tables/{name}.tsv"]
+               for name in layout.STUDY_TABLES)
 
 
 # Each rule's priority, as the Snakefile sets it for the config files given as arguments.
