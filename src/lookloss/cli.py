@@ -374,8 +374,8 @@ def _loss_test_arguments(commands: argparse._SubParsersAction) -> None:
     head.add_argument("--trust-pickle", action="store_true",
                       help="accept a pickled torch.save module: loading it runs code from the file")
     test.add_argument("--non-acgt", choices=["skip", "fail"], default="skip",
-                      help="sequences (or --loci windows) with other characters (N, ...): leave them out and say how many (skip, the "
-                      "default), or stop (fail)")
+                      help="sequences (or --loci windows) with other characters (N, ...): leave them out and say "
+                      "how many (skip, the default), or stop (fail)")
     test.add_argument("--out", required=True, type=Path, help="folder for pairs.parquet, summary.json, loss.png")
     _scan_arguments(test.add_argument_group("the motifs and the test"))
     test.set_defaults(run=_loss_test)
