@@ -200,15 +200,18 @@ def test_models_from_a_published_run_give_the_same_analysis(smoke_run, reuse_pub
     for pattern in ["models/*/*/*/*", *COMPARED]:
         first, second = digest(smoke_run, pattern), digest(out, pattern)
         assert first and first == second, pattern
-    # lookloss reading (no Snakemake, the route of a partial folder) gives the same tables
+    # lookloss reading (no Snakemake, the route of a partial folder) gives the same tables; on
+    # one control's models, to stay quick: the rows of that control, byte for byte
     from lookloss import config, reading
 
     settings = config.check(config.read_files([ROOT / "config.yaml", ROOT / "presets" / "smoke.yaml"]), base_dir=ROOT)
-    settings["results_dir"] = str(tmp_path / "reading")
+    settings["results_dir"], settings["models"]["controls"] = str(tmp_path / "reading"), ["neg"]
     reading.analyse_published(settings, reuse_published.parent / "published", root=ROOT)
     for name in layout.STUDY_TABLES:
-        assert (tmp_path / "reading" / "tables" / f"{name}.tsv").read_bytes() == (
-            smoke_run / "tables" / f"{name}.tsv").read_bytes(), name
+        header, *rows = (smoke_run / "tables" / f"{name}.tsv").read_text().splitlines(keepends=True)
+        column = header.rstrip("\n").split("\t").index("control")
+        expected = header + "".join(row for row in rows if row.split("\t")[column] == "neg")
+        assert expected != header and (tmp_path / "reading" / "tables" / f"{name}.tsv").read_text() == expected, name
     # the re-derived run publishes back into (a copy of) the folder it came from: the same models, byte for byte
     copy = tmp_path / "republished"
     shutil.copytree(reuse_published.parent / "published", copy)
