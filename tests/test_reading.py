@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lookloss import checkpoints, cli, grow, reading
+from lookloss import checkpoints, cli, grow, reading, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +38,13 @@ def test_the_reading_table_counts_each_test_per_group_beside_the_paper():
     every = reading.reading_table(models_table(), 0.05, 45, [("neg", "valid"), ("neg", "same"), ("pos", "same")])
     assert list(every["padding"]) == ["valid", "same", "same"] and list(every["models"]) == [3, 0, 2]
     assert every.iloc[1]["paired"] == "–" and every.iloc[1]["paper_paired"] == "19/45"
+    # each difference from the paper, as a two-sided p-value; "–" where a side has no number
+    differences = reading.paper_differences(every).set_index(["control", "padding"])
+    assert list(differences.columns) == ["p: paired", "p: unpaired", "p: magnitude", "p: ρ"]
+    assert differences.loc[("neg", "valid"), "p: paired"] == f"{stats.two_proportions(1, 3, 1, 45):.2g}"
+    assert differences.loc[("neg", "valid"), "p: ρ"] == "–"  # ρ = -1: Fisher's z is infinite
+    assert differences.loc[("pos", "same"), "p: magnitude"] == "–"  # the paper gives none
+    assert set(differences.loc[("neg", "same")]) == {"–"}  # no model yet
     # with the analysis's summary table, ρ is its full-precision value
     summary = pd.DataFrame({"control": ["neg"], "padding": ["valid"], "spearman_rho": [-0.335]})
     assert reading.reading_table(models_table(), 0.05, 45, summary=summary).iloc[0]["spearman_rho"] == "-0.34"
@@ -190,12 +197,13 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     grid = manifest["config"]["models"]
     groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
     summary = pd.read_csv(ROOT / "paper" / "tables" / "summary.tsv", sep="\t")
-    expected = reading.markdown(reading.reading_table(models, manifest["config"]["analysis"]["alpha"], 45, groups,
-                                                      summary))
+    table = reading.reading_table(models, manifest["config"]["analysis"]["alpha"], 45, groups, summary)
+    expected = reading.markdown(table)
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- reading:start -->\n(.*?)<!-- reading:end -->", readme, re.S)
     assert block, "README lacks the <!-- reading:start --> ... <!-- reading:end --> block"
     assert expected in block.group(1)
+    assert reading.markdown(reading.paper_differences(table)) in block.group(1)
     n, grid = len(models), manifest["n_grid"]
     state = "complete" if n == grid else "partial"
     assert f"{n} of {grid} models, {state}" in block.group(1)

@@ -171,6 +171,32 @@ def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
     return pd.DataFrame(rows)
 
 
+def paper_differences(table: pd.DataFrame, n_paper: int = 45) -> pd.DataFrame:
+    """Per row of a :func:`reading_table`: the two-sided p-value of each difference from the paper.
+
+    If this run's models and the paper's were two samples of the same trainings, how
+    surprising would the difference be? Counts of flagged models by Fisher's exact test
+    (:func:`lookloss.stats.two_proportions`), ρ by Fisher's z
+    (:func:`lookloss.stats.two_spearmans`, from ρ as the tables round it); "–" where the
+    paper gives no number or the group has no model. The paper's groups hold ``n_paper``
+    models each. The p-values are not corrected for their number (14 at paper scale).
+    """
+    rows = []
+    for row in table.to_dict("records"):
+        out: dict[str, Any] = {"control": row["control"], "padding": row["padding"]}
+        for test in ("paired", "unpaired", "magnitude"):
+            ours, paper = row[test].split("/"), row[f"paper_{test}"].split("/")
+            counted = all(len(pair) == 2 and pair[0].isdigit() for pair in (ours, paper))
+            p = stats.two_proportions(int(ours[0]), int(ours[1]), int(paper[0]), n_paper) if counted else np.nan
+            out[f"p: {test}"] = "–" if np.isnan(p) else f"{p:.2g}"
+        p = float("nan")
+        if row["spearman_rho"] not in ("n/a", "–") and row["paper_rho"] != "n/r":
+            p = stats.two_spearmans(float(row["spearman_rho"]), int(row["models"]), float(row["paper_rho"]), n_paper)
+        out["p: ρ"] = "–" if np.isnan(p) else f"{p:.2g}"
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
 #: Column headers of the README's table.
 HEADERS = {"control": "control", "padding": "padding", "models": "models", "paired": "paired",
            "unpaired": "unpaired", "magnitude": "magnitude", "random-position": "random-position",

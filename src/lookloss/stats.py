@@ -1,7 +1,9 @@
 """The study's four one-sided tests (docs/study.md section 4), thin wrappers over scipy.
 
 Each function returns the one-sided p-value of the alternative named in its
-docstring; the direction is pinned by tests on constructed data.
+docstring; the direction is pinned by tests on constructed data. Two two-sided tests
+compare a run's counts and correlations with the paper's (:func:`two_proportions`,
+:func:`two_spearmans`).
 """
 
 from __future__ import annotations
@@ -83,3 +85,29 @@ def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, flo
     low = 0.0 if successes == 0 else max(centre - half, 0.0)  # exact at the ends, where rounding could
     high = 1.0 if successes == trials else min(centre + half, 1.0)  # leave the share outside
     return float(low), float(high)
+
+
+def two_proportions(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test that ``k1/n1`` and ``k2/n2`` share one rate.
+
+    For two samples of trainings (this run's models and the paper's): how surprising the
+    difference between their counts of flagged models is if both came from the same
+    distribution. NaN when either sample is empty.
+    """
+    if n1 <= 0 or n2 <= 0:
+        return float("nan")
+    return float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+
+
+def two_spearmans(r1: float, n1: int, r2: float, n2: int) -> float:
+    """Two-sided p-value that two independent Spearman correlations are equal.
+
+    Fisher's z, ``atanh(r)``, with the variance ``(1 + r²/2) / (n - 3)`` of Bonett &
+    Wright (2000, Psychometrika 65:23) for Spearman's ρ. NaN when either sample has
+    fewer than 4 values or ``|r| = 1``.
+    """
+    if n1 < 4 or n2 < 4 or not (abs(r1) < 1 and abs(r2) < 1):
+        return float("nan")
+    variance = (1 + r1 * r1 / 2) / (n1 - 3) + (1 + r2 * r2 / 2) / (n2 - 3)
+    z = (np.arctanh(r1) - np.arctanh(r2)) / np.sqrt(variance)
+    return float(2 * stats.norm.sf(abs(z)))
