@@ -50,6 +50,19 @@ def test_the_reading_table_counts_each_test_per_group_beside_the_paper():
     assert reading.reading_table(models_table(), 0.05, 45, summary=summary).iloc[0]["spearman_rho"] == "-0.34"
 
 
+def test_the_difference_in_rho_is_tested_with_this_groups_size_against_the_papers_45():
+    group = pd.DataFrame({"control": "neg", "padding": "same", "test_mse": [1.0, 3.0, 2.0, 5.0, 4.0, 6.0],
+                          "mean_abs_I": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "epochs_run": 100, "p_paired": 0.5,
+                          "p_unpaired": 0.5, "p_magnitude": 0.001, "p_randpos": 0.5})
+    table = reading.reading_table(group, 0.05, 45)
+    assert table.iloc[0]["spearman_rho"] == "0.89"  # 1 - 6 * 4 / (6 * 35)
+    rounded = reading.paper_differences(table).iloc[0]["p: ρ"]
+    assert rounded == f"{stats.two_spearmans(0.89, 6, 0.40, 45):.2g}" != f"{stats.two_spearmans(0.40, 6, 0.89, 45):.2g}"
+    summary = pd.DataFrame({"control": ["neg"], "padding": ["same"], "spearman_rho": [0.2]})
+    assert reading.paper_differences(table, summary=summary).iloc[0]["p: ρ"] == (
+        f"{stats.two_spearmans(0.2, 6, 0.40, 45):.2g}")
+
+
 def test_the_detector_reading_counts_each_detectors_flags_per_group():
     table = pd.DataFrame([{"detector": d, "control": c, "padding": "valid", "n_flagged": k, "n_models": 3}
                           for c in ("neg", "pos") for d, k in (("magnitude", 3 if c == "neg" else 2), ("gia", 1))])
@@ -203,7 +216,7 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     block = re.search(r"<!-- reading:start -->\n(.*?)<!-- reading:end -->", readme, re.S)
     assert block, "README lacks the <!-- reading:start --> ... <!-- reading:end --> block"
     assert expected in block.group(1)
-    assert reading.markdown(reading.paper_differences(table)) in block.group(1)
+    assert reading.markdown(reading.paper_differences(table, summary=summary)) in block.group(1)
     n, grid = len(models), manifest["n_grid"]
     state = "complete" if n == grid else "partial"
     assert f"{n} of {grid} models, {state}" in block.group(1)

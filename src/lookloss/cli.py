@@ -129,7 +129,7 @@ def _reading(args: argparse.Namespace) -> None:
         table = reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups, summary)
         text += (reading.markdown(table) + "\nTwo-sided p of each difference from the paper, were both samples of "
                  "the same trainings (Fisher's exact test for counts, Fisher's z for ρ; not corrected for their "
-                 "number):\n\n" + reading.markdown(reading.paper_differences(table)))
+                 "number):\n\n" + reading.markdown(reading.paper_differences(table, summary=summary)))
     found = reading.detector_reading(pd.read_csv(results / "tables" / "detectors.tsv", sep="\t"), groups)
     text += (f"\nModels flagged by each detector at α = {settings['analysis']['alpha']:g} (docs/study.md section 8; "
              "an additive control's flags are false positives):\n\n" + reading.markdown(found)

@@ -171,16 +171,23 @@ def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
     return pd.DataFrame(rows)
 
 
-def paper_differences(table: pd.DataFrame, n_paper: int = 45) -> pd.DataFrame:
+def paper_differences(table: pd.DataFrame, n_paper: int = 45, summary: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per row of a :func:`reading_table`: the two-sided p-value of each difference from the paper.
 
     If this run's models and the paper's were two samples of the same trainings, how
     surprising would the difference be? Counts of flagged models by Fisher's exact test
     (:func:`lookloss.stats.two_proportions`), ρ by Fisher's z
-    (:func:`lookloss.stats.two_spearmans`, from ρ as the tables round it); "–" where the
-    paper gives no number or the group has no model. The paper's groups hold ``n_paper``
-    models each. The p-values are not corrected for their number (14 at paper scale).
+    (:func:`lookloss.stats.two_spearmans`); "–" where the paper gives no number or the
+    group has no model. The paper's groups hold ``n_paper`` models each. The p-values are
+    not corrected for their number (14 at paper scale).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame, optional
+        ``summary.tsv`` of the same models: ρ is then its full-precision
+        ``spearman_rho``, else the table's, rounded to two decimals.
     """
+    rhos = {} if summary is None else {(r.control, r.padding): r.spearman_rho for r in summary.itertuples()}
     rows = []
     for row in table.to_dict("records"):
         out: dict[str, Any] = {"control": row["control"], "padding": row["padding"]}
@@ -191,7 +198,8 @@ def paper_differences(table: pd.DataFrame, n_paper: int = 45) -> pd.DataFrame:
             out[f"p: {test}"] = "–" if np.isnan(p) else f"{p:.2g}"
         p = float("nan")
         if row["spearman_rho"] not in ("n/a", "–") and row["paper_rho"] != "n/r":
-            p = stats.two_spearmans(float(row["spearman_rho"]), int(row["models"]), float(row["paper_rho"]), n_paper)
+            rho = rhos.get((row["control"], row["padding"]), float(row["spearman_rho"]))
+            p = stats.two_spearmans(rho, int(row["models"]), float(row["paper_rho"]), n_paper)
         out["p: ρ"] = "–" if np.isnan(p) else f"{p:.2g}"
         rows.append(out)
     return pd.DataFrame(rows)
