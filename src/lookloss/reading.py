@@ -148,7 +148,7 @@ def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
         rounding can tie values and move ρ in the second decimal).
     """
     held = dict(list(models.groupby(["control", "padding"], sort=True)))
-    rhos = {} if summary is None else {(r.control, r.padding): r.spearman_rho for r in summary.itertuples()}
+    rhos = _summary_rhos(summary)
     rows = []
     for control, padding in groups or list(held):
         group = held.get((control, padding), models.iloc[:0])
@@ -187,22 +187,25 @@ def paper_differences(table: pd.DataFrame, n_paper: int = 45, summary: pd.DataFr
         ``summary.tsv`` of the same models: ρ is then its full-precision
         ``spearman_rho``, else the table's, rounded to two decimals.
     """
-    rhos = {} if summary is None else {(r.control, r.padding): r.spearman_rho for r in summary.itertuples()}
+    rhos = _summary_rhos(summary)
     rows = []
     for row in table.to_dict("records"):
-        out: dict[str, Any] = {"control": row["control"], "padding": row["padding"]}
-        for test in ("paired", "unpaired", "magnitude"):
-            ours, paper = row[test].split("/"), row[f"paper_{test}"].split("/")
-            counted = all(len(pair) == 2 and pair[0].isdigit() for pair in (ours, paper))
-            p = stats.two_proportions(int(ours[0]), int(ours[1]), int(paper[0]), n_paper) if counted else np.nan
-            out[f"p: {test}"] = "–" if np.isnan(p) else f"{p:.2g}"
-        p = float("nan")
-        if row["spearman_rho"] not in ("n/a", "–") and row["paper_rho"] != "n/r":
-            rho = rhos.get((row["control"], row["padding"]), float(row["spearman_rho"]))
-            p = stats.two_spearmans(rho, int(row["models"]), float(row["paper_rho"]), n_paper)
-        out["p: ρ"] = "–" if np.isnan(p) else f"{p:.2g}"
-        rows.append(out)
+        group, n = (row["control"], row["padding"]), int(row["models"])
+        paper = PAPER.get(group, {})
+        p = {f"p: {test}": stats.two_proportions(int(row[test].split("/")[0]), n, paper[test], n_paper)
+             for test in ("paired", "unpaired", "magnitude") if n and paper.get(test) is not None}
+        if n > 2 and "rho" in paper:
+            rho = rhos.get(group, float(row["spearman_rho"]))
+            p["p: ρ"] = stats.two_spearmans(rho, n, float(paper["rho"]), n_paper)
+        rows.append({"control": group[0], "padding": group[1]} | {
+            name: "–" if np.isnan(p.get(name, np.nan)) else f"{p[name]:.2g}"
+            for name in ("p: paired", "p: unpaired", "p: magnitude", "p: ρ")})
     return pd.DataFrame(rows)
+
+
+def _summary_rhos(summary: pd.DataFrame | None) -> dict[tuple[str, str], float]:
+    """Spearman ρ per (control, padding) from a ``summary.tsv`` (none without one)."""
+    return {} if summary is None else {(r.control, r.padding): r.spearman_rho for r in summary.itertuples()}
 
 
 #: Column headers of the README's table.
