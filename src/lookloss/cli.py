@@ -133,7 +133,8 @@ def _reading(args: argparse.Namespace) -> None:
     found = reading.detector_reading(pd.read_csv(results / "tables" / "detectors.tsv", sep="\t"), groups)
     text += (f"\nModels flagged by each detector at α = {settings['analysis']['alpha']:g} (docs/study.md section 8; "
              "an additive control's flags are false positives):\n\n" + reading.markdown(found)
-             + "\nTraining so far (from the manifest):\n\n" + reading.training_cost(manifest))
+             + f"\nTraining{' so far' if state == 'partial' else ''} (from the manifest):\n\n"
+             + reading.training_cost(manifest))
     gallery = reading.figure_gallery(args.published, manifest, Path(args.readme or ".").parent, root,
                                      ("power",) if args.power else reading.README_FIGURES)
     text += f"\nAs published in {args.published}:\n\n{gallery}" if gallery else ""
