@@ -5,6 +5,11 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 from collections import Counter
 from pathlib import Path
@@ -207,3 +212,61 @@ def test_until_is_the_next_such_time_of_day():
     with pytest.raises(cli.UsageError, match="--until must be a time of day HH:MM"):
         cli._next_time_of_day("4pm")
     assert cli.main(["grow", "--into", "x", "--until", "25:00"]) == 2
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie waiting to be reaped."""
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\nState:\tZ" not in status.read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
+def test_a_training_worker_ends_when_the_grow_that_started_it_is_killed(tmp_path):
+    """A grow killed outright (SIGKILL: no clean-up runs) leaves no worker training on.
+
+    The parent starts a pool as grow does (spawned workers, :func:`grow.exit_with` as
+    initializer) and gives its worker a two-minute job; once the worker has started, the
+    parent is killed. Without the watch the worker would sleep on for two minutes.
+    """
+    started = tmp_path / "worker.pid"
+    script = tmp_path / "grow_like.py"
+    script.write_text(textwrap.dedent(f"""
+        import multiprocessing, os, sys, time
+        from concurrent.futures import ProcessPoolExecutor
+        from lookloss.grow import exit_with
+
+        def job(path):
+            open(path + ".tmp", "w").write(str(os.getpid()))
+            os.replace(path + ".tmp", path)
+            time.sleep(120)
+
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with,
+                                       initargs=(os.getpid(), 0.1))
+            pool.submit(job, {str(started)!r})
+            time.sleep(120)
+    """))
+    parent = subprocess.Popen([sys.executable, str(script)], env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    worker = None
+    try:
+        for _ in range(1200):  # the worker's start: an interpreter and lookloss.grow's imports
+            if started.is_file() or parent.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert started.is_file(), "the worker never started its job"
+        worker = int(started.read_text())
+        assert _alive(worker)
+        parent.kill()
+        parent.wait()
+        for _ in range(100):
+            if not _alive(worker):
+                break
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker trains on after its grow was killed"
+    finally:
+        parent.kill()
+        if worker is not None and _alive(worker):
+            os.kill(worker, signal.SIGKILL)

@@ -39,7 +39,9 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import os
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -310,7 +312,8 @@ def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher,
     work = units(todo, fuse(publisher.config))
     manifest, failed, start, trained = None, [], time.time(), 0
     context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=exit_with,
+                             initargs=(os.getpid(),)) as pool:
         pending: dict[Future, list[Mapping[str, Any]]] = {}
         while True:
             if work and until is not None and time.time() >= until:
@@ -336,6 +339,25 @@ def _train_and_publish(todo: Sequence[Mapping[str, Any]], publisher: _Publisher,
     if failed:
         raise RuntimeError(f"{len(failed)} model(s) failed to train (first: {failed[0]}); the others are published")
     return manifest
+
+
+def exit_with(parent: int, every: float = 2.0) -> None:
+    """End this worker process as soon as process ``parent``, the grow that started it, is gone.
+
+    A training job runs for minutes. When the grow is killed (``kill``, the end of a
+    working session) its workers would otherwise train on, orphaned, for a grow that
+    will never publish their models. A daemon thread checks every ``every`` seconds that
+    this process's parent is still ``parent`` and exits the process at once when it is
+    not; the unfinished model is retrained from the start by the next call, as after a
+    hard kill.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-grow", daemon=True).start()
 
 
 def pace(trained: int, seconds: float, left: int) -> str:
