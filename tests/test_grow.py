@@ -234,7 +234,7 @@ def test_a_training_worker_ends_when_the_grow_that_started_it_is_killed(tmp_path
     started = tmp_path / "worker.pid"
     script = tmp_path / "grow_like.py"
     script.write_text(textwrap.dedent(f"""
-        import multiprocessing, os, sys, time
+        import multiprocessing, os, time
         from concurrent.futures import ProcessPoolExecutor
         from lookloss.grow import exit_with
 
