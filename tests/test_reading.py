@@ -78,6 +78,8 @@ def test_the_power_crossing_interpolates_between_the_bracketing_controls():
     assert reading.crossing([0.0, 0.1, 0.2, 0.3], [0.05, 0.5, 0.9, 1.0]) == "0.175 (interpolated)"
     assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.8, 0.9]) == "0.100 (interpolated)"  # reached exactly
     assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.3, 0.6]) == "not reached (at most 60%)"
+    assert reading.crossing([0.0, 0.1], [0.5, 0.3]) == "not reached (at most 30%)"  # power, not the FPR
+    assert reading.crossing([0.0], [0.4]) == "n/a (no control above the additive one)"  # a partial sweep
     assert reading.crossing([0.0, 0.1], [0.9, 1.0]) == "n/a (flags 90% of the additive models)"  # no power
     assert reading.crossing([0.05, 0.1], [0.9, 1.0], additive_first=False) == "≤ 0.050 (already at the weakest)"
     assert reading.crossing([0.0, float("nan")], [0.1, 1.0]) == "n/a (a control's strength is unknown)"
@@ -106,6 +108,11 @@ def test_the_power_reading_gives_the_false_positive_rate_the_power_and_the_cross
     assert table.loc["magnitude", "fpr"].startswith("10/10 = 1.00 [0.72, 1.00]")
     assert table.loc["magnitude", "crossing"] == "n/a (flags 100% of the additive models)"
     assert list(reading.strengths(power).columns) == ["padding", "exponent 1", "exponent 1.1", "exponent 1.3"]
+    assert reading.strengths(power).iloc[0, 1:].tolist() == ["0.0", "0.05", "0.2"]
+    partial = pd.DataFrame(power_rows("paired", [1, 6, 10]))  # a sweep whose same padding lacks exponent 1.3
+    partial = pd.concat([partial, partial[partial["exponent"] < 1.3].assign(padding="same", true_relative_I=[-1e-5, 0.04])])
+    rows = reading.strengths(partial).set_index("padding")
+    assert rows.loc["same"].tolist() == ["0.0", "0.04", "–"] and rows.loc["valid", "exponent 1.3"] == "0.2"
     assert reading.markdown(table.reset_index()).startswith("| test | padding | fpr | power 1.1 | power 1.3 |")
     without_additive = reading.power_reading(power[power["exponent"] > 1]).set_index("test")
     assert without_additive.loc["paired", "fpr"] == "–"
@@ -237,7 +244,9 @@ def test_the_readme_shows_the_power_reading_of_the_published_power_table():
         assert block.group(1) == "Not yet run.\n"
         return
     power = pd.read_csv(power_tsv, sep="\t")
+    manifest = json.loads((ROOT / "paper" / "power" / "manifest.json").read_text())
+    n = int(power.loc[power["test"] == power["test"].iloc[0], "n_models"].sum())  # the models the table read
+    assert f"{n} of {manifest['n_grid']} models, {'complete' if n == manifest['n_grid'] else 'partial'}" in block.group(1)
     assert reading.markdown(reading.power_reading(power)) in block.group(1)
     assert reading.markdown(reading.strengths(power)) in block.group(1)
-    manifest = json.loads((ROOT / "paper" / "power" / "manifest.json").read_text())
     assert reading.figure_gallery(ROOT / "paper" / "power", manifest, ROOT, ROOT, ("power",)) in block.group(1)

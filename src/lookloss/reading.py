@@ -308,7 +308,8 @@ def crossing(strength: Sequence[float], fraction: Sequence[float], target: float
     its false-positive rate). The curve is the polyline through them; the crossing is
     where it first reaches ``target``, stated as interpolated between the two controls
     that bracket it. A test that already flags ``target`` of the additive models has no
-    crossing: it does not tell interaction from none.
+    crossing: it does not tell interaction from none. Where the curve never reaches
+    ``target``, the highest power (above the additive control) is given.
     """
     x, y = np.asarray(strength, dtype=np.float64), np.asarray(fraction, dtype=np.float64)
     if not len(x):
@@ -322,7 +323,8 @@ def crossing(strength: Sequence[float], fraction: Sequence[float], target: float
         if y[k] >= target:
             at = x[k - 1] + (target - y[k - 1]) * (x[k] - x[k - 1]) / (y[k] - y[k - 1])
             return f"{at:.3f} (interpolated)"
-    return f"not reached (at most {y.max():.0%})"
+    above = y[1:] if additive_first else y  # the power, not the false-positive rate
+    return f"not reached (at most {above.max():.0%})" if len(above) else "n/a (no control above the additive one)"
 
 
 def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataFrame:
@@ -370,10 +372,15 @@ def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataF
 
 
 def strengths(power: pd.DataFrame) -> pd.DataFrame:
-    """Per padding, each control's exponent and strength (mean true I / mean joint effect)."""
+    """Per padding, each control's strength (mean true I / mean joint effect), to 3 decimals.
+
+    A control with no model yet in that padding (a partial sweep) shows "–"; a strength
+    that rounds to zero shows as 0.0, never -0.0.
+    """
     table = power.drop_duplicates(["padding", "control"]).sort_values(["padding", "exponent"], kind="stable")
-    return (table.pivot(index="padding", columns="exponent", values="true_relative_I")
-            .rename(columns=lambda e: f"exponent {e:g}").round(3).reset_index())
+    wide = (table.pivot(index="padding", columns="exponent", values="true_relative_I")
+            .rename(columns=lambda e: f"exponent {e:g}"))
+    return wide.apply(lambda column: column.map(lambda v: "–" if pd.isna(v) else str(round(v, 3) + 0.0))).reset_index()
 
 
 def _share(row: pd.Series) -> str:
