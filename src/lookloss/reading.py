@@ -47,6 +47,8 @@ PAPER: dict[tuple[str, str], dict[str, Any]] = {
 TABLES = layout.STUDY_TABLES + layout.DETECTOR_TABLES
 #: Tests of the reading table, in column order, with their column in ``models.tsv``.
 TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude", "random-position": "p_randpos"}
+#: The reading's name of a test that ``tables/power.tsv`` names otherwise.
+TEST_NAMES = {"randpos": "random-position"}
 
 
 def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str | Path = ".") -> pd.DataFrame:
@@ -340,9 +342,10 @@ def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        One row per test x padding: ``fpr`` (models flagged at exponent 1 and their
+        One row per test x padding (a test named as in :data:`TESTS`): ``fpr`` (models flagged at exponent 1 and their
         fraction with its Wilson 95% interval; "–" without an additive control),
-        ``power <e>`` per exponent above 1 (models flagged and fraction), and
+        ``power <e>`` per exponent above 1 (models flagged, fraction and Wilson
+        interval), and
         ``crossing``: the strength (mean true I / mean joint effect) at which
         :func:`crossing` puts ``target`` on the curve of the controls of exponent ≥ 1.
 
@@ -359,10 +362,9 @@ def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataF
     exponents = sorted(e for e in power["exponent"].unique() if e > 1)
     for (test, padding), group in power.groupby(["test", "padding"], sort=False):
         group = group[group["exponent"] >= 1].sort_values("exponent", kind="stable")
-        row: dict[str, Any] = {"test": test, "padding": padding}
+        row: dict[str, Any] = {"test": TEST_NAMES.get(test, test), "padding": padding}
         additive = group[group["exponent"] == 1]
-        row["fpr"] = (_share(additive.iloc[0]) + f" [{additive.iloc[0]['ci_low']:.2f}, "
-                      f"{additive.iloc[0]['ci_high']:.2f}]") if len(additive) else "–"
+        row["fpr"] = _share(additive.iloc[0]) if len(additive) else "–"
         for exponent in exponents:
             at = group[group["exponent"] == exponent]
             row[f"power {exponent:g}"] = _share(at.iloc[0]) if len(at) else "–"
@@ -384,8 +386,9 @@ def strengths(power: pd.DataFrame) -> pd.DataFrame:
 
 
 def _share(row: pd.Series) -> str:
-    """``k/n = fraction`` of one row of the power table."""
-    return f"{int(row['n_significant'])}/{int(row['n_models'])} = {row['fraction']:.2f}"
+    """``k/n = fraction [Wilson interval]`` of one row of the power table."""
+    return (f"{int(row['n_significant'])}/{int(row['n_models'])} = {row['fraction']:.2f} "
+            f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]")
 
 
 #: The README's blocks that :func:`write_readme_block` fills, by name.
