@@ -75,15 +75,16 @@ def test_the_detector_reading_counts_each_detectors_flags_per_group():
 
 
 def test_the_power_crossing_interpolates_between_the_bracketing_controls():
-    assert reading.crossing([0.0, 0.1, 0.2, 0.3], [0.05, 0.5, 0.9, 1.0]) == "0.175 (interpolated)"
-    assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.8, 0.9]) == "0.100 (interpolated)"  # reached exactly
+    assert reading.crossing([0.0, 0.1, 0.2, 0.3], [0.05, 0.5, 0.9, 1.0]) == "0.175 (interpolated between 0.100 and 0.200)"
+    assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.8, 0.9]) == "0.100 (interpolated between 0.000 and 0.100)"  # reached exactly
     assert reading.crossing([0.0, 0.1, 0.2], [0.0, 0.3, 0.6]) == "not reached (at most 60%)"
+    assert reading.crossing([-1e-18, 0.05], [0.0, 1.0]) == "0.040 (interpolated between 0.000 and 0.050)"  # no -0
     assert reading.crossing([0.0, 0.1], [0.5, 0.3]) == "not reached (at most 30%)"  # power, not the FPR
     assert reading.crossing([0.0], [0.4]) == "n/a (no control above the additive one)"  # a partial sweep
     assert reading.crossing([0.0, 0.1], [0.9, 1.0]) == "n/a (flags 90% of the additive models)"  # no power
     assert reading.crossing([0.05, 0.1], [0.9, 1.0], additive_first=False) == "≤ 0.050 (already at the weakest)"
     assert reading.crossing([0.0, float("nan")], [0.1, 1.0]) == "n/a (a control's strength is unknown)"
-    first = f"{0.1 + 0.3 * 0.1 / 0.8:.3f} (interpolated)"  # the first crossing, not a later one
+    first = f"{0.1 + 0.3 * 0.1 / 0.8:.3f} (interpolated between 0.100 and 0.200)"  # the first crossing, not a later one
     assert reading.crossing([0.0, 0.1, 0.2], [0.4, 0.2, 1.0], target=0.5) == first
 
 
@@ -108,7 +109,7 @@ def test_the_power_reading_gives_the_false_positive_rate_the_power_and_the_cross
     assert table.loc["paired", "power 1.3"] == "10/10 = 1.00 [0.72, 1.00]"
     named = reading.power_reading(pd.DataFrame(power_rows("randpos", [0, 6, 10]))).set_index("test")
     assert list(named.index) == ["random-position"]  # as the study's table names it
-    assert table.loc["paired", "crossing"] == f"{0.05 + 0.2 / 0.4 * 0.15:.3f} (interpolated)"
+    assert table.loc["paired", "crossing"] == f"{0.05 + 0.2 / 0.4 * 0.15:.3f} (interpolated between 0.050 and 0.200)"
     assert table.loc["magnitude", "fpr"].startswith("10/10 = 1.00 [0.72, 1.00]")
     assert table.loc["magnitude", "crossing"] == "n/a (flags 100% of the additive models)"
     assert list(reading.strengths(power).columns) == ["padding", "exponent 1", "exponent 1.1", "exponent 1.3"]
@@ -120,7 +121,7 @@ def test_the_power_reading_gives_the_false_positive_rate_the_power_and_the_cross
     assert reading.markdown(table.reset_index()).startswith("| test | padding | fpr | power 1.1 | power 1.3 |")
     without_additive = reading.power_reading(power[power["exponent"] > 1]).set_index("test")
     assert without_additive.loc["paired", "fpr"] == "–"
-    assert without_additive.loc["paired", "crossing"] == f"{0.05 + 0.2 / 0.4 * 0.15:.3f} (interpolated)"
+    assert without_additive.loc["paired", "crossing"] == f"{0.05 + 0.2 / 0.4 * 0.15:.3f} (interpolated between 0.050 and 0.200)"
     twin = power.assign(control=power["control"].where(power["exponent"] != 1.1, "e1.1b"))
     with pytest.raises(ValueError, match="controls share an exponent"):
         reading.power_reading(pd.concat([power, twin[twin["exponent"] == 1.1]]))

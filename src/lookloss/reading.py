@@ -309,7 +309,8 @@ def crossing(strength: Sequence[float], fraction: Sequence[float], target: float
     exponent; with ``additive_first``, the first is the additive control (strength 0,
     its false-positive rate). The curve is the polyline through them; the crossing is
     where it first reaches ``target``, stated as interpolated between the two controls
-    that bracket it. A test that already flags ``target`` of the additive models has no
+    that bracket it (whose strengths are given: the crossing is only known to lie
+    between them). A test that already flags ``target`` of the additive models has no
     crossing: it does not tell interaction from none. Where the curve never reaches
     ``target``, the highest power (above the additive control) is given.
     """
@@ -320,13 +321,19 @@ def crossing(strength: Sequence[float], fraction: Sequence[float], target: float
         return "n/a (a control's strength is unknown)"
     if y[0] >= target:
         return (f"n/a (flags {y[0]:.0%} of the additive models)" if additive_first
-                else f"≤ {x[0]:.3f} (already at the weakest)")
+                else f"≤ {_three(x[0])} (already at the weakest)")
     for k in range(1, len(x)):
         if y[k] >= target:
             at = x[k - 1] + (target - y[k - 1]) * (x[k] - x[k - 1]) / (y[k] - y[k - 1])
-            return f"{at:.3f} (interpolated)"
+            return f"{_three(at)} (interpolated between {_three(x[k - 1])} and {_three(x[k])})"
     above = y[1:] if additive_first else y  # the power, not the false-positive rate
     return f"not reached (at most {above.max():.0%})" if len(above) else "n/a (no control above the additive one)"
+
+
+def _three(value: float) -> str:
+    """``value`` to 3 decimals, a negative one that rounds to zero as 0.000."""
+    text = f"{value:.3f}"
+    return "0.000" if text == "-0.000" else text
 
 
 def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataFrame:
