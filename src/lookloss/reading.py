@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lookloss import checkpoints, io, layout, stats
+from lookloss import checkpoints, io, layout, stats, tables
 
 log = logging.getLogger("lookloss")
 
@@ -47,8 +47,8 @@ PAPER: dict[tuple[str, str], dict[str, Any]] = {
 TABLES = layout.STUDY_TABLES + layout.DETECTOR_TABLES
 #: Tests of the reading table, in column order, with their column in ``models.tsv``.
 TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude", "random-position": "p_randpos"}
-#: The reading's name of a test that ``tables/power.tsv`` names otherwise.
-TEST_NAMES = {"randpos": "random-position"}
+#: The reading's name of each test that ``tables/power.tsv`` names (:data:`lookloss.tables.TESTS`), by its p column.
+TEST_NAMES = {short: name for short, column in tables.TESTS.items() for name, p in TESTS.items() if p == column}
 
 
 def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str | Path = ".") -> pd.DataFrame:
@@ -349,11 +349,10 @@ def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        One row per test x padding (a test named as in :data:`TESTS`): ``fpr`` (models flagged at exponent 1 and their
-        fraction with its Wilson 95% interval; "–" without an additive control),
-        ``power <e>`` per exponent above 1 (models flagged, fraction and Wilson
-        interval), and
-        ``crossing``: the strength (mean true I / mean joint effect) at which
+        One row per test (named as in :data:`TESTS`) x padding: ``fpr`` (models
+        flagged at exponent 1 and their fraction with its Wilson 95% interval; "–"
+        without an additive control), ``power <e>`` per exponent above 1 (the same,
+        at that exponent), and ``crossing``: the strength (mean true I / mean joint effect) at which
         :func:`crossing` puts ``target`` on the curve of the controls of exponent ≥ 1.
 
     Raises
@@ -389,7 +388,8 @@ def strengths(power: pd.DataFrame) -> pd.DataFrame:
     table = power.drop_duplicates(["padding", "control"]).sort_values(["padding", "exponent"], kind="stable")
     wide = (table.pivot(index="padding", columns="exponent", values="true_relative_I")
             .rename(columns=lambda e: f"exponent {e:g}"))
-    return wide.apply(lambda column: column.map(lambda v: "–" if pd.isna(v) else str(round(v, 3) + 0.0))).reset_index()
+    shown = wide.apply(lambda column: column.map(lambda v: "–" if pd.isna(v) else str(round(v, 3) + 0.0)))
+    return shown.reset_index()
 
 
 def _share(row: pd.Series) -> str:
