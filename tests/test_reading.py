@@ -188,11 +188,11 @@ def test_a_reading_counts_only_the_models_it_analysed_while_the_folder_grows(cap
     keys = ["neg/valid/m1", "pos/valid/m1", "pos/valid/m2"]
     manifest = {"n_grid": 3, "n_models": 3, "complete": True, "models": dict.fromkeys(keys, record)}
     models = pd.DataFrame({"control": ["neg", "pos"], "padding": ["valid", "valid"], "model": ["m1", "m1"]})
-    read = cli._as_read(manifest, models, "paper/x")  # m2 was published after the reading listed the folder
+    read = reading.as_read(manifest, models, "paper/x")  # m2 was published after the reading listed the folder
     assert (read["n_models"], read["complete"], sorted(read["models"])) == (2, False, keys[:2])
     assert "paper/x gained 1 model(s) while this ran" in capsys.readouterr().err
     assert ": 2 models, " in reading.training_cost(read)
-    whole = cli._as_read(manifest, pd.concat([models, models.iloc[[1]].assign(model="m2")]), "paper/x")
+    whole = reading.as_read(manifest, pd.concat([models, models.iloc[[1]].assign(model="m2")]), "paper/x")
     assert whole == manifest and capsys.readouterr().err == ""
 
 

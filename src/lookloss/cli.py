@@ -35,10 +35,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: Exit status for bad input, as argparse uses it.
 USAGE_ERROR = 2
@@ -116,7 +112,7 @@ def _reading(args: argparse.Namespace) -> None:
                                              [f"tables/{name}.tsv" for name in reading.TABLES], settings, digest, root)
     except checkpoints.CheckpointError as error:
         raise UsageError(str(error)) from None
-    manifest = _as_read(manifest, models, args.published)
+    manifest = reading.as_read(manifest, models, args.published)
     state = "complete" if manifest["complete"] else "partial"
     groups = [(c, p) for c in settings["models"]["controls"] for p in settings["models"]["paddings"]]
     text = f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n\n"
@@ -149,20 +145,6 @@ def _reading(args: argparse.Namespace) -> None:
             reading.write_readme_block(args.readme, text, "power" if args.power else "reading")
         except (OSError, ValueError) as error:
             raise UsageError(str(error)) from None
-
-
-def _as_read(manifest: dict[str, Any], models: pd.DataFrame, folder: str | Path) -> dict[str, Any]:
-    """``manifest`` cut to the ``models`` a reading analysed, with ``complete`` as they make it.
-
-    A run growing ``folder`` beside the reading may publish models after it has listed them;
-    the text then counts and costs only those it read, and says on stderr that it lags.
-    """
-    read = {f"{m.control}/{m.padding}/{m.model}" for m in models.itertuples()}
-    held = {key: record for key, record in manifest["models"].items() if key in read}
-    if len(held) < len(manifest["models"]):
-        print(f"lookloss reading: {folder} gained {len(manifest['models']) - len(held)} model(s) while this ran; "
-              f"the reading holds the {len(held)} it analysed; run it again to read them all", file=sys.stderr)
-    return {**manifest, "models": held, "n_models": len(held), "complete": len(held) == manifest["n_grid"]}
 
 
 #: Bases a sequence may hold (either case: soft-masked sequences are read as they are).

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,20 @@ def markdown(table: pd.DataFrame) -> str:
              "|" + "|".join("---" for _ in table.columns) + "|"]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def as_read(manifest: Mapping[str, Any], models: pd.DataFrame, folder: str | Path) -> dict[str, Any]:
+    """``manifest`` cut to the ``models`` a reading analysed, with ``complete`` as they make it.
+
+    A run growing ``folder`` beside the reading may publish models after it has listed them;
+    the text then counts and costs only those it read, and says on stderr that it lags.
+    """
+    read = {checkpoints.model_key(m.control, m.padding, m.model) for m in models.itertuples()}
+    held = {key: record for key, record in manifest["models"].items() if key in read}
+    if len(held) < len(manifest["models"]):
+        print(f"lookloss reading: {folder} gained {len(manifest['models']) - len(held)} model(s) while this ran; "
+              f"the reading holds the {len(held)} it analysed; run it again to read them all", file=sys.stderr)
+    return {**manifest, "models": held, "n_models": len(held), "complete": len(held) == manifest["n_grid"]}
 
 
 def training_cost(manifest: Mapping[str, Any]) -> str:
