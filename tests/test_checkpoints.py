@@ -59,6 +59,16 @@ def test_publish_writes_every_file_and_its_sha256(run, tmp_path):
     assert checkpoints.check_manifest(tmp_path / "published", run) == []
 
 
+def test_a_gpu_name_is_recorded_only_where_the_model_has_one(run, tmp_path):
+    results = Path(run["results_dir"])
+    gpu_model = next((results / "models").glob("*/*/*/metrics.json"))
+    io.write_json(gpu_model, {"device": "cuda", "fused": True, "group_size": 2, "gpu": "NVIDIA H200"})
+    records = checkpoints.publish(run, tmp_path / "published", root=ROOT)["models"]
+    named = {key: record["gpu"] for key, record in records.items() if "gpu" in record}
+    assert named == {"/".join(gpu_model.parent.parts[-3:]): "NVIDIA H200"}
+    assert all("reused_from" not in record for record in records.values())
+
+
 def test_a_copy_without_git_takes_its_commit_from_the_environment(run, tmp_path, monkeypatch):
     copy_root = tmp_path / "copy"  # no .git: e.g. a tarball of the repository on an offline node
     copy_root.mkdir()

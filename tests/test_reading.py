@@ -144,6 +144,30 @@ def test_the_training_cost_sums_each_cpu_and_leaves_reused_models_to_their_run()
     ]
 
 
+def test_fused_models_get_a_line_per_gpu_that_says_their_times_overlap():
+    fused = {"device": "cuda", "threads": 1, "fused": True, "cpu": "H", "cpu_seconds": None}
+    manifest = {"models": {
+        "a": {**fused, "group_size": 4, "train_seconds": 60.0},
+        "b": {**fused, "group_size": 8, "train_seconds": 180.0},
+        "c": {**fused, "group_size": 2, "train_seconds": 600.0, "gpu": "NVIDIA H200"},
+    }}
+    assert reading.training_cost(manifest).splitlines() == [
+        "- cuda (GPU not recorded, host H), fused in groups of 4–8: 2 models, 0.1 h of training time summed over "
+        "the models (a group's models train at once, so the device was busy for less), 2 min per model",
+        "- cuda (NVIDIA H200, host H), fused in groups of 2: 1 models, 0.2 h of training time summed over the "
+        "models (a group's models train at once, so the device was busy for less), 10 min per model",
+    ]
+
+
+def test_a_caption_title_is_its_first_line_unless_that_breaks_off_mid_sentence():
+    assert reading.caption_title("**How strong?** Per padding, the fraction of\nmodels flagged.") == "**How strong?**"
+    assert reading.caption_title("**Fig. 3 — A** (paper B).\nOne point per model.") == "**Fig. 3 — A** (paper B)."
+    assert reading.caption_title("Which detector is fooled? Per padding, each\ntest.") == (
+        "Which detector is fooled? Per padding, each")  # nothing bold to stand alone
+    power = (ROOT / "workflow" / "report" / "power.rst").read_text()
+    assert reading.caption_title(power) == "**How strong must an interaction be?**"
+
+
 @pytest.mark.slow
 def test_the_figure_gallery_shows_the_listed_figures_in_order_relative_to_the_readme(tmp_path):
     folder = tmp_path / "paper"

@@ -87,9 +87,12 @@ def phase_spans(results: str | Path) -> dict[str, dict[str, float]]:
 #: model, ``<folder>:<control>/<padding>/<model>``, whose copy it is.
 REUSED_FROM = "reused_from"
 #: What a published folder records of each model, from its ``metrics.json`` (``reused_from``
-#: only where the model is a reused one: its commit, CPU and seconds are then the original's).
+#: only where the model is a reused one: its commit, CPU and seconds are then the original's;
+#: ``gpu`` only where it was trained on one and its name recorded).
 RECORD_KEYS = ("commit", "uncommitted_changes", "device", "cpu", "threads", "fused", "group_size",
-               "train_seconds", "cpu_seconds", "best_epoch", "epochs_run", "test_mse", REUSED_FROM)
+               "train_seconds", "cpu_seconds", "best_epoch", "epochs_run", "test_mse", REUSED_FROM, "gpu")
+#: Of :data:`RECORD_KEYS`, those recorded only where ``metrics.json`` has them.
+OPTIONAL_RECORD_KEYS = (REUSED_FROM, "gpu")
 #: Training settings that change what a model computes (not how fast it is trained).
 TRAINING_KEYS = ("batch_size", "learning_rate", "adam_eps", "max_epochs", "patience")
 
@@ -229,7 +232,7 @@ def _manifest(config: Mapping[str, Any], folder: Path, files: Mapping[str, str],
     for control, padding, model in done:
         metrics = json.loads((folder / layout.model_dir("models", control, padding, model) / "metrics.json").read_text())
         records[model_key(control, padding, model)] = {k: metrics.get(k) for k in RECORD_KEYS
-                                                       if k != REUSED_FROM or k in metrics}
+                                                       if k not in OPTIONAL_RECORD_KEYS or k in metrics}
     return {
         "format": FORMAT_TAG,
         "complete": len(done) == len(grid),

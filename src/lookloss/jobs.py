@@ -88,7 +88,7 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
     Writes for each model the files :func:`train_model` writes, at the same paths and
     with the same content, except that ``metrics.json`` says the model was trained
     fused (``fused``, ``group_size``: how many models were trained together,
-    ``cuda_graph``, ``numerics``). With ``training.max_fused`` set, the models are
+    ``cuda_graph``, ``numerics``, and on a GPU its name, ``gpu``). With ``training.max_fused`` set, the models are
     trained in fused batches of at most that many, one after another.
 
     Parameters
@@ -134,6 +134,7 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
     firsts = range(0, len(members), size)
     snapshot_files = [None if snapshots is None else Path(snapshots) / f"batch_{number}.pt"
                       for number in range(len(firsts))]
+    gpu = {"gpu": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}
     written = []
     for first, snapshot in zip(firsts, snapshot_files, strict=True):
         batch = members[first:first + size]
@@ -160,7 +161,7 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
             i = first + k
             test_mse = inference.mean_squared_error(predictions[k], y["test"][r.member.control])
             how = {"device": str(device), "threads": threads, "fused": True, "group_size": len(batch),
-                   "cuda_graph": r.cuda_graph, "numerics": fused.numerics(device)}
+                   "cuda_graph": r.cuda_graph, "numerics": fused.numerics(device), **gpu}
             written.append(write_trained(outs[i], r.model, r.result, test_mse, identities[i], settings, how, log))
     if snapshots is not None:  # every model is written: the snapshots have served
         leftovers = list(Path(snapshots).glob(".batch_*.tmp"))  # of a job killed while it saved one

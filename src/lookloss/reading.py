@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -246,26 +247,37 @@ def training_cost(manifest: Mapping[str, Any]) -> str:
 
     The wall time of each model's training (``train_seconds``), and where recorded
     (models trained since 2026-12-02 02:10 UTC) its process's CPU time (``cpu_seconds``).
-    Models reused from another published folder (``reused_from``) cost nothing here: they
-    are counted on a line of their own.
+    Models trained fused (``fused``: many models at once on one device, ``group_size`` of
+    them) get a line per device, GPU (``gpu``, where recorded) and host CPU; their times
+    overlap, so their sum is the models' time, not the device's. Models reused from another
+    published folder (``reused_from``) cost nothing here: they are counted on a line of
+    their own.
     """
-    groups: dict[tuple[str, str, Any], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     reused: dict[str, int] = {}
     for record in manifest["models"].values():
         if record.get("reused_from"):
             folder = str(record["reused_from"]).rsplit(":", 1)[0]
             reused[folder] = reused.get(folder, 0) + 1
             continue
-        where = (str(record.get("device")), str(record.get("cpu")), record.get("threads"))
+        where = (str(record.get("device")), str(record.get("cpu")), str(record.get("threads")),
+                 str(record.get("gpu") or "GPU not recorded") if record.get("fused") else "")
         groups.setdefault(where, []).append(record)
     lines = []
-    for (device, cpu, threads), records in sorted(groups.items()):
+    for (device, cpu, threads, gpu), records in sorted(groups.items()):
         wall = sum(float(r.get("train_seconds") or 0.0) for r in records)
         timed = [float(r["cpu_seconds"]) for r in records if r.get("cpu_seconds") is not None]
         used = f"; CPU time {sum(timed) / 3600:.1f} h over the {len(timed)} that record it" if timed else ""
-        lines.append(f"- {device} ({cpu}, {threads} thread{'s' if threads != 1 else ''} per model): {len(records)} "
-                     f"models, {wall / 3600:.1f} h of training wall time, {wall / len(records) / 60:.0f} min per "
-                     f"model{used}")
+        each = f"{wall / len(records) / 60:.0f} min per model{used}"
+        if gpu:
+            sizes = sorted({int(r.get("group_size") or 1) for r in records})
+            span = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
+            lines.append(f"- {device} ({gpu}, host {cpu}), fused in groups of {span}: {len(records)} models, "
+                         f"{wall / 3600:.1f} h of training time summed over the models (a group's models train "
+                         f"at once, so the device was busy for less), {each}")
+        else:
+            lines.append(f"- {device} ({cpu}, {threads} thread{'s' if threads != '1' else ''} per model): "
+                         f"{len(records)} models, {wall / 3600:.1f} h of training wall time, {each}")
     lines += [f"- reused from {folder}: {n} models, trained there (their cost is that run's)"
               for folder, n in sorted(reused.items())]
     return "\n".join(lines) + "\n"
@@ -296,18 +308,30 @@ def figure_gallery(folder: str | Path, manifest: Mapping[str, Any], readme_dir: 
     """Markdown images of the figures ``names`` that ``folder``'s manifest lists, in that order.
 
     Each image links ``figures/{name}.png`` relative to ``readme_dir`` (where the README
-    is) under its caption's first line (``workflow/report/{name}.rst`` below ``root``).
-    Figures the manifest does not list are left out; none listed gives "".
+    is) under its caption's title (:func:`caption_title` of ``workflow/report/{name}.rst``
+    below ``root``). Figures the manifest does not list are left out; none listed gives "".
     """
     parts = []
     for name in names:
         path = Path(folder) / "figures" / f"{name}.png"
         if f"figures/{name}.png" not in manifest.get("files", {}) or not path.is_file():
             continue
-        title = Path(root, "workflow", "report", f"{name}.rst").read_text().splitlines()[0]
+        title = caption_title(Path(root, "workflow", "report", f"{name}.rst").read_text())
         link = os.path.relpath(path.resolve(), Path(readme_dir).resolve()).replace(os.sep, "/")
         parts.append(f"{title}\n\n![{name}]({link})\n")
     return "\n".join(parts)
+
+
+def caption_title(caption: str) -> str:
+    """A figure caption's title: its first line where that ends a sentence, else its leading bold span.
+
+    A caption whose first sentence runs past the first line (``**Title?** Per padding, the
+    fraction of ...``) would be cut mid-sentence; its bold title stands alone instead. A first
+    line that neither ends a sentence nor starts in bold is given as it is.
+    """
+    first = caption.strip().splitlines()[0].rstrip() if caption.strip() else ""
+    bold = re.match(r"\*\*.+?\*\*", first)
+    return bold.group(0) if bold and not first.endswith((".", "?", "!", ":")) else first
 
 
 # ----------------------------------------------------------------------------- power
