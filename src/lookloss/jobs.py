@@ -88,8 +88,9 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
     Writes for each model the files :func:`train_model` writes, at the same paths and
     with the same content, except that ``metrics.json`` says the model was trained
     fused (``fused``, ``group_size``: how many models were trained together,
-    ``cuda_graph``, ``numerics``, and on a GPU its name, ``gpu``). With ``training.max_fused`` set, the models are
-    trained in fused batches of at most that many, one after another.
+    ``cuda_graph``, ``numerics``, and on a GPU its name, ``gpu``). With
+    ``training.max_fused`` set, the models are trained in fused batches of at most that
+    many, one after another.
 
     Parameters
     ----------
