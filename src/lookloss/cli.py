@@ -67,6 +67,18 @@ def _grow(args: argparse.Namespace) -> None:
     root = Path(args.root)
     settings = _config(root, args.configfile)
     job_logger(None)
+    if "genome" in settings:  # the genome-scale run (presets/genome.yaml)
+        from lookloss import genomegrow
+
+        if args.reuse is not None:
+            raise UsageError("--reuse applies to the study's grids, not to the genome-scale run")
+        try:
+            manifest = genomegrow.grow(settings, args.into, jobs=args.jobs, root=root, limit=args.limit, until=until)
+        except checkpoints.CheckpointError as error:
+            raise UsageError(str(error)) from None
+        print(f"{args.into} holds {manifest['n_models']} of {manifest['n_grid']} models"
+              f"{' (complete)' if manifest['complete'] else ''}")
+        return
     try:
         manifest = grow.grow(settings, args.into, jobs=args.jobs, root=root, limit=args.limit, until=until,
                              reuse_from=args.reuse)
