@@ -24,7 +24,8 @@ if "genome" in config:  # known truth at genome scale (presets/genome.yaml)
     rule all:
         input:
             genome_simulated(),
-            results("tables", "genome_fit.tsv"),
+            results("tables", "flagged.tsv"),
+            results("figures", "genome.png"),
         default_target: True
 
 else:

@@ -274,3 +274,25 @@ def test_the_scan_window_and_max_gap_bound_the_pairs_of_fasta_input(files, tmp_p
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["scan_window"] == 60 and summary["max_gap"] == 30
     assert 0 < summary["n_pairs"] < json.loads((tmp_path / "all" / "summary.json").read_text())["n_pairs"]
+
+
+def test_a_minimum_gap_of_zero_finds_adjacent_instances_that_the_studys_rule_skips():
+    """Two strong instances 3 bases apart: the study's rule (15 bases for these widths) looks past
+    them; ``min_gap=0`` takes them; a negative gap is refused."""
+    from lookloss import losstest as lt
+    from lookloss import simulation as sm
+
+    rng = np.random.default_rng(0)
+    a = sm.Motif("A", np.eye(4)[:, [0, 1, 2, 3, 0, 1]] * 0.97 + 0.0075, np.zeros((4, 6)))
+    b = sm.Motif("B", np.eye(4)[:, [3, 3, 2, 2, 1, 1, 0, 0]] * 0.97 + 0.0075, np.zeros((4, 8)))
+    a = lt.as_motif(a.ppm, np.full(4, 0.25), 0.001, "A")
+    b = lt.as_motif(b.ppm, np.full(4, 0.25), 0.001, "B")
+    codes = rng.integers(0, 4, size=(1, 60)).astype(np.int8)
+    codes[0, 20:26] = [0, 1, 2, 3, 0, 1]
+    codes[0, 29:37] = [3, 3, 2, 2, 1, 1, 0, 0]
+    rows, a_start, b_start, _ = lt.find_pairs(codes, a, b, 2.0, strands="forward", min_gap=0)
+    assert list(rows) == [0] and (a_start[0], b_start[0]) == (20, 29)
+    rows, a_start, b_start, _ = lt.find_pairs(codes, a, b, 2.0, strands="forward")
+    assert not len(rows) or (a_start[0], b_start[0]) != (20, 29)  # only a pair 7 or more bases apart
+    with pytest.raises(lt.LossTestError, match="min_gap -1"):
+        lt._bounds(60, None, None, a, b, ("A", "B"), min_gap=-1)

@@ -112,6 +112,9 @@ def _reading(args: argparse.Namespace) -> None:
 
     root = Path(args.root)
     settings = _config(root, args.configfile)
+    if "genome" in settings:  # the genome-scale run (presets/genome.yaml)
+        _genome_reading(args, settings, root)
+        return
     settings["results_dir"] = str(args.results or Path(settings["results_dir"], "reading"))
     results = root / settings["results_dir"]
     job_logger(None)
@@ -161,6 +164,55 @@ def _reading(args: argparse.Namespace) -> None:
 
 #: Bases a sequence may hold (either case: soft-masked sequences are read as they are).
 BASES = frozenset("ACGT")
+
+
+def _genome_reading(args: argparse.Namespace, settings: dict, root: Path) -> None:
+    """``lookloss reading`` of a genome-scale folder: analyse its models, print (and publish) its tables."""
+    from lookloss import checkpoints, genomeanalysis, genomefigures, genomegrow, genometables, io
+    from lookloss.logs import job_logger
+
+    if args.power:
+        raise UsageError("--power reads a power sweep (presets/power.yaml), not the genome-scale run")
+    if args.results is not None:
+        settings["results_dir"] = str(args.results)
+    results = root / settings["results_dir"]
+    job_logger(None)
+    alpha = settings["analysis"]["alpha"]
+    try:
+        summaries = genomeanalysis.analyse_published(settings, args.published, root=root)
+    except checkpoints.CheckpointError as error:
+        raise UsageError(str(error)) from None
+    if not summaries:
+        raise UsageError(f"{args.published} holds no finished model yet")
+    manifest = json.loads((args.published / checkpoints.MANIFEST).read_text())
+    keys = [genomegrow.key(s) for s in summaries]
+    fit = genometables.fit_table([args.published / "models" / k / "metrics.json" for k in keys])
+    models = genometables.model_table(summaries)
+    flagged = genometables.flagged_table(models, alpha)
+    calls = genometables.consistency(models, alpha, settings["analysis"]["consistency_fraction"])
+    tables = {"fit": fit, "models": models, "flagged": flagged, "consistency": calls}
+    for name, table in tables.items():
+        io.write_tsv(results / "tables" / f"{name}.tsv", table)
+    figure = genomefigures.flagged_figure(flagged)
+    with io.atomic_path(results / "figures" / "genome.png") as tmp:
+        figure.savefig(tmp, dpi=150, format="png", metadata={"Software": None})
+    if args.write_tables:
+        digest = genomegrow.ensure_simulation(settings, results, root)
+        names = [f"tables/{name}.tsv" for name in tables] + ["figures/genome.png"]
+        manifest = genomegrow.publish(settings, args.published, results, names, digest, root)
+    state = "complete" if manifest["complete"] else "partial"
+    text = (f"{len(summaries)} of {manifest['n_grid']} models, {state} (published in {args.published}). Models "
+            f"flagged by each test at α = {alpha:g}, Wilson 95% intervals; mean I is the models' against the "
+            "truth's (reads), over the pairs each test found on the held-out chromosome:\n\n"
+            + genometables.reading(flagged, calls, fit))
+    print(text, end="")
+    if args.readme is not None:
+        from lookloss import reading
+
+        try:
+            reading.write_readme_block(args.readme, text, "genome")
+        except (OSError, ValueError) as error:
+            raise UsageError(str(error)) from None
 
 
 def read_sequences(path: Path, non_acgt: str) -> tuple[list[str], list[str], list[str]]:
@@ -266,7 +318,7 @@ def _loss_test(args: argparse.Namespace) -> None:
         result = losstest.loss_test(model, onehot, np.asarray(targets), ppm_a, ppm_b,
                                     link=args.link, min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
                                     names=names, motif_names=labels, scan_window=args.scan_window,
-                                    max_gap=args.max_gap, strands=args.strands,
+                                    max_gap=args.max_gap, min_gap=args.min_gap, strands=args.strands,
                                     knockout_min_ddg=args.knockout_min_ddg)
     except losstest.LossTestError as error:
         raise UsageError(str(error)) from None
@@ -415,6 +467,9 @@ def _scan_arguments(scan: argparse._ArgumentGroup) -> None:
     scan.add_argument("--scan-window", type=int, help="motif instances and random windows lie in the centred N "
                       "bases (genomic default: the output window; FASTA default: the whole sequence)")
     scan.add_argument("--max-gap", type=int, help="at most this many bases between the two motifs")
+    scan.add_argument("--min-gap", type=int, help="at least this many bases between the two motifs (default: the "
+                      "study's rule, the wider motif's width minus one; 0 tests adjacent instances, such as "
+                      "composite elements)")
     scan.add_argument("--alpha", type=float, default=0.05, help="significance level of the call (0.05)")
     scan.add_argument("--seed", type=int, default=0, help="seeds the knock-outs and the nulls (0)")
 

@@ -1,16 +1,23 @@
-"""Tables of the genome-scale run (docs/genome.md): how well each model learned the simulation."""
+"""Tables of the genome-scale run (docs/genome.md): how well each model learned the simulation,
+and which models each test flags, per truth, architecture and subset of pairs."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from lookloss import stats
 
 #: Columns of the fit table, after the model's identity.
 FIT_COLUMNS = ("count_pearson", "count_spearman", "count_mse", "profile_pearson", "profile_jsd", "epochs",
                "best_epoch", "count_loss_weight", "train_seconds")
+#: The four tests: name in the tables, p-value key of a summary.
+TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "random-position": "p_randpos", "magnitude": "p_magnitude"}
 
 
 def fit_table(metrics: Sequence[str | Path]) -> pd.DataFrame:
@@ -21,3 +28,82 @@ def fit_table(metrics: Sequence[str | Path]) -> pd.DataFrame:
         rows.append({"truth": record["truth"], "arch": record["arch"], "seed": record["seed"],
                      **{k: record.get(k) for k in FIT_COLUMNS}})
     return pd.DataFrame(rows).sort_values(["truth", "arch", "seed"]).reset_index(drop=True)
+
+
+def model_table(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per model and subset of pairs: sizes, mean I (model's and true), median Δ, the four p-values."""
+    rows = []
+    for s in summaries:
+        for subset, tests in s["subsets"].items():
+            rows.append({"truth": s["truth"], "arch": s["arch"], "seed": s["seed"], "subset": subset,
+                         "n_pairs": tests["n_pairs"], "planted_fraction": tests["planted_fraction"],
+                         "true_mean_I": tests["true_mean_I"], "mean_I": tests["mean_I"],
+                         "mean_abs_I": tests["mean_abs_I"], "mean_abs_I_null": tests.get("mean_abs_I_null"),
+                         "median_delta": tests["median_delta"], **{p: tests[p] for p in TESTS.values()}})
+    return pd.DataFrame(rows).sort_values(["truth", "subset", "arch", "seed"]).reset_index(drop=True)
+
+
+def flagged_table(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Per truth x subset x architecture (and ``all`` of them): models flagged by each test at
+    ``alpha``, with Wilson 95% intervals, mean |I| against its shuffled null, median Δ."""
+    rows = []
+    for (truth, subset), group in models.groupby(["truth", "subset"], sort=False):
+        for arch, part in [*group.groupby("arch", sort=True), ("all", group)]:
+            row: dict[str, Any] = {"truth": truth, "subset": subset, "arch": arch, "n_models": len(part),
+                                   "median_pairs": float(part["n_pairs"].median()),
+                                   "true_mean_I": float(part["true_mean_I"].mean()),
+                                   "mean_I": float(part["mean_I"].mean()),
+                                   "mean_abs_I": float(part["mean_abs_I"].mean()),
+                                   "mean_abs_I_null": float(part["mean_abs_I_null"].mean()),
+                                   "median_delta": float(part["median_delta"].median())}
+            for name, column in TESTS.items():
+                k = int((part[column] < alpha).sum())
+                low, high = stats.wilson(k, len(part))
+                row.update({f"n_{name}": k, f"low_{name}": low, f"high_{name}": high})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def consistency(models: pd.DataFrame, alpha: float, fraction: float = 0.5) -> pd.DataFrame:
+    """The study's call per truth x subset: an architecture supports an interaction when more than
+    ``fraction`` of its models have a significant paired test; ``interaction`` when every
+    architecture does, ``no interaction`` when none does, else ``inconsistent``."""
+    rows = []
+    for (truth, subset), group in models.groupby(["truth", "subset"], sort=False):
+        support = {arch: float((part["p_paired"] < alpha).mean()) > fraction
+                   for arch, part in group.groupby("arch", sort=True)}
+        call = ("interaction" if all(support.values()) else "no interaction" if not any(support.values())
+                else "inconsistent")
+        rows.append({"truth": truth, "subset": subset, **{f"supports_{a}": s for a, s in support.items()},
+                     "call": call})
+    return pd.DataFrame(rows)
+
+
+def _cell(row: pd.Series, name: str) -> str:
+    k, n = int(row[f"n_{name}"]), int(row["n_models"])
+    return f"{k}/{n} [{row[f'low_{name}']:.2f}, {row[f'high_{name}']:.2f}]"
+
+
+def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame) -> str:
+    """Markdown: per truth, the models each test flags (all pairs; the spacing truth also inside
+    and outside its window), each model family's held-out fit, and the consistency call."""
+    from lookloss.reading import markdown
+
+    shown = flagged[(flagged["subset"] == "all") | (flagged["truth"] == "spacing")]
+    table = pd.DataFrame({"truth": shown["truth"], "pairs": shown["subset"], "arch": shown["arch"],
+                          **{name: [_cell(r, name) for _, r in shown.iterrows()] for name in TESTS},
+                          "mean I (true)": [f"{a:+.1f} ({b:+.1f})" for a, b in
+                                            zip(shown["mean_I"], shown["true_mean_I"], strict=True)],
+                          "mean abs I / null": [f"{a:.1f} / {b:.1f}" for a, b in
+                                                zip(shown["mean_abs_I"], shown["mean_abs_I_null"], strict=True)],
+                          "median delta": [f"{d:+.1f}" for d in shown["median_delta"]]})
+    fits = fit.groupby(["truth", "arch"]).agg(models=("seed", "size"), count_r=("count_pearson", "median"),
+                                              profile_r=("profile_pearson", "median"),
+                                              epochs=("epochs", "median")).reset_index()
+    fits["count_r"] = fits["count_r"].map(lambda v: f"{v:.3f}")
+    fits["profile_r"] = fits["profile_r"].map(lambda v: f"{v:.3f}")
+    return (markdown(table) + "\nThe study's consistency call (across architectures, more than half of each "
+            "one's models with a significant paired test):\n\n" + markdown(calls)
+            + "\nHeld-out fit (test chromosome peaks; medians over seeds):\n\n" + markdown(fits))
+
+

@@ -580,7 +580,7 @@ def command(args: argparse.Namespace) -> Report:
             result = losstest.loss_test(head, sub.onehot, sub.targets, ppms[0], ppms[1], link=args.link,
                                         min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
                                         names=sub.loci["name"].tolist(), motif_names=labels, scan_window=scan,
-                                        max_gap=args.max_gap, strands=args.strands,
+                                        max_gap=args.max_gap, min_gap=args.min_gap, strands=args.strands,
                                         knockout_min_ddg=args.knockout_min_ddg)
         except GenomicError:
             raise
@@ -628,7 +628,7 @@ def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestRe
             call = "too few pairs"
     first = {k: v for k, v in rows[0].items() if k not in ("model", "file", "arch", "test_chroms")}
     shared = ("motif_a", "motif_b", "link", "alpha", "min_logodds", "seed", "strands", "knockout_min_ddg",
-              "scan_window", "max_gap")
+              "scan_window", "max_gap", "min_gap")
     summary = {**(first if len(rows) == 1 else {k: first.get(k) for k in shared}),
                "n_models": len(rows), "n_sig_paired": int(sum(r["p_paired"] < alpha for r in rows)),
                "consistency_fraction": CONSISTENCY_FRACTION,

@@ -170,15 +170,16 @@ def check_knockable(motif: simulation.Motif, min_ddg: float, strands: str = "bot
 
 
 def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation.Motif, min_logodds: float,
-               bounds: tuple[int, int] | None = None, max_gap: int | None = None, strands: str = "both"
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+               bounds: tuple[int, int] | None = None, max_gap: int | None = None, strands: str = "both",
+               min_gap: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
     """The best pair of instances per sequence, under the threshold and the gap rule.
 
     For each sequence: the best instance of A with the best instance of B that keeps
     the gap from it, and the best B with the best compatible A; the better of the two
     (by summed log-odds) is taken. With ``bounds = (lo, hi)`` only instances lying
     wholly in ``[lo, hi)`` count; with ``max_gap`` the two may be at most that many
-    bases apart. ``strands`` as in :func:`scores`.
+    bases apart, and at least ``min_gap`` (default: the study's gap rule,
+    :func:`lookloss.simulation.min_gap`). ``strands`` as in :func:`scores`.
 
     Returns
     -------
@@ -199,7 +200,7 @@ def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation
             score[:, (starts < bounds[0]) | (starts + width > bounds[1])] = -np.inf
     seen = {"a": int(np.isfinite(score_a).any(axis=1).sum()), "b": int(np.isfinite(score_b).any(axis=1).sum()),
             "both": int((np.isfinite(score_a).any(axis=1) & np.isfinite(score_b).any(axis=1)).sum())}
-    need = simulation.min_gap(wa, wb)
+    need = gap_rule(wa, wb, min_gap)
     pos_a, pos_b = np.arange(score_a.shape[1]), np.arange(score_b.shape[1])
 
     def best_partner(first: np.ndarray, w_first: int, others: np.ndarray, pos: np.ndarray, w_other: int
@@ -227,7 +228,8 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
               link: str = "anscombe", min_logodds: float = 2.0, alpha: float = 0.05, seed: int = 0,
               names: list[str] | None = None, motif_names: tuple[str, str] = ("A", "B"), pseudocount: float = 0.001,
               knockout_min_ddg: float = 10.0, batch_size: int = inference.PREDICT_BATCH,
-              scan_window: int | None = None, max_gap: int | None = None, strands: str = "both") -> LossTestResult:
+              scan_window: int | None = None, max_gap: int | None = None, strands: str = "both",
+              min_gap: int | None = None) -> LossTestResult:
     """The study's loss test for the interaction of two motifs in ``model``, on ``onehot`` and ``targets``.
 
     Parameters
@@ -263,6 +265,10 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
         (default: the whole sequence, as in the study).
     max_gap : int, optional
         At most this many bases between the two motifs (and the two random windows).
+    min_gap : int, optional
+        At least this many bases between them (default: the study's rule, the wider
+        motif's width minus one, so that no window of either width spans both; 0 tests
+        adjacent instances, such as composite elements).
     strands : {'both', 'forward'}
         Scan both strands (a window scores the better of the motif and its reverse
         complement; knock-outs match neither), or the forward strand only, as the
@@ -287,12 +293,12 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
     background = counts / counts.sum()
     a = as_motif(motif_a, background, pseudocount, motif_names[0])
     b = as_motif(motif_b, background, pseudocount, motif_names[1])
-    bounds = _bounds(codes.shape[1], scan_window, max_gap, a, b, motif_names)
+    bounds = _bounds(codes.shape[1], scan_window, max_gap, a, b, motif_names, min_gap)
     for motif in (a, b):
         check_knockable(motif, knockout_min_ddg, strands)
     _check_output(model, onehot[:2])
 
-    rows, a_start, b_start, seen = find_pairs(codes, a, b, min_logodds, bounds, max_gap, strands)
+    rows, a_start, b_start, seen = find_pairs(codes, a, b, min_logodds, bounds, max_gap, strands, min_gap)
     if not len(rows):
         where = "" if bounds is None else f" in the centred {bounds[1] - bounds[0]}-bp scan window"
         raise LossTestError(
@@ -310,7 +316,7 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
                      simulation.random_bases(shuffle, len(rows), a.width),
                      simulation.random_bases(shuffle, len(rows), b.width))
     windows = simulation.stream(seed, _RANDPOS)
-    ra, rb = random_windows(windows, len(rows), codes.shape[1], (a.width, b.width), bounds, max_gap)
+    ra, rb = random_windows(windows, len(rows), codes.shape[1], (a.width, b.width), bounds, max_gap, min_gap)
     ra_ko, rb_ko = (knockouts(windows, m, len(rows), knockout_min_ddg, strands) for m in (a, b))
     randpos = table(chosen, ra, rb, ra_ko, rb_ko, known={"gt": pairs["f_ab"].to_numpy()})  # the same sequences
     summary = summarise(pairs, shuffled, randpos, alpha)
@@ -318,6 +324,8 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
                    min_logodds=min_logodds, seed=seed, strands=strands, knockout_min_ddg=knockout_min_ddg)
     if bounds is not None:
         summary.update(scan_window=bounds[1] - bounds[0], max_gap=max_gap)
+    if min_gap is not None:
+        summary.update(min_gap=int(min_gap))
     return LossTestResult(pairs, summary, shuffled, randpos)
 
 
@@ -336,17 +344,25 @@ def _checked(onehot: np.ndarray, targets: np.ndarray, link: str) -> tuple[np.nda
     return onehot, targets
 
 
+def gap_rule(w_a: int, w_b: int, min_gap: int | None = None) -> int:
+    """Fewest bases between two tested instances: ``min_gap``, or by default the study's rule
+    (:func:`lookloss.simulation.min_gap`: no window of either width spans both)."""
+    return simulation.min_gap(w_a, w_b) if min_gap is None else int(min_gap)
+
+
 def _bounds(length: int, scan_window: int | None, max_gap: int | None, a: simulation.Motif, b: simulation.Motif,
-            motif_names: tuple[str, str]) -> tuple[int, int] | None:
+            motif_names: tuple[str, str], min_gap: int | None = None) -> tuple[int, int] | None:
     """``(lo, hi)`` of the centred scan window (None: the whole sequence, no gap bound), checked."""
     for motif, label in ((a, motif_names[0]), (b, motif_names[1])):
         if motif.width > length:
             raise LossTestError(f"sequences of {length} bp are shorter than motif {label!r} ({motif.width} bp)")
-    need = simulation.min_gap(a.width, b.width)
+    if min_gap is not None and min_gap < 0:
+        raise LossTestError(f"min_gap {min_gap}: expected 0 or more bases between the two motifs")
+    need = gap_rule(a.width, b.width, min_gap)
     if max_gap is not None and max_gap < need:
         raise LossTestError(f"max_gap {max_gap} is below the gap rule's minimum of {need} bases for motifs of "
                             f"{a.width} and {b.width} bp; expected max_gap >= {need}")
-    if scan_window is None and max_gap is None:
+    if scan_window is None and max_gap is None and min_gap is None:
         return None
     window = length if scan_window is None else int(scan_window)
     if window > length:
@@ -360,9 +376,10 @@ def _bounds(length: int, scan_window: int | None, max_gap: int | None, a: simula
 
 
 def random_windows(rng: np.random.Generator, n: int, length: int, widths: tuple[int, int],
-                   bounds: tuple[int, int] | None = None, max_gap: int | None = None
+                   bounds: tuple[int, int] | None = None, max_gap: int | None = None, min_gap: int | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Starts of two random windows per sequence under the gap rule, in ``bounds`` and within ``max_gap``.
+    """Starts of two random windows per sequence under the gap rule (:func:`gap_rule`), in ``bounds``
+    and within ``max_gap``.
 
     Without bounds and gap limit this is :func:`lookloss.simulation.random_windows`
     (the study's null); otherwise the same draw, offset into ``[lo, hi)`` and redrawn
@@ -381,7 +398,7 @@ def random_windows(rng: np.random.Generator, n: int, length: int, widths: tuple[
         a[rows] = lo + rng.integers(0, hi - lo - w_a + 1, size=rows.size)
         b[rows] = lo + rng.integers(0, hi - lo - w_b + 1, size=rows.size)
         apart = simulation.gap(a[rows], w_a, b[rows], w_b)
-        todo[rows] = (apart < simulation.min_gap(w_a, w_b)) | (apart > limit)
+        todo[rows] = (apart < gap_rule(w_a, w_b, min_gap)) | (apart > limit)
     return a, b
 
 

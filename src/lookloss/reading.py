@@ -439,7 +439,8 @@ def _share(row: pd.Series) -> str:
 
 #: The README's blocks that :func:`write_readme_block` fills, by name.
 README_BLOCKS = {"reading": ("<!-- reading:start -->\n", "<!-- reading:end -->"),
-                 "power": ("<!-- power:start -->\n", "<!-- power:end -->")}
+                 "power": ("<!-- power:start -->\n", "<!-- power:end -->"),
+                 "genome": ("<!-- genome:start -->\n", "<!-- genome:end -->")}
 
 
 def write_readme_block(path: str | Path, text: str, block: str = "reading") -> None:

@@ -1,7 +1,9 @@
 # Known truth at genome scale (presets/genome.yaml, docs/genome.md), used instead of the
 # study's rules when the configuration has a `genome` section: the simulated genome, the
 # BPNets of the grid (one job per model, one thread each; models/{truth}/{arch}-seed_{seed}/,
-# as `lookloss grow` writes them) and the table of their held-out fit.
+# as `lookloss grow` writes them), the tests on each model's held-out chromosome
+# (analysis/{truth}/{arch}-seed_{seed}/), the tables and the figure. Named targets:
+# genome_simulate, genome_tables, genome_figure.
 from lookloss import genomegrow, genomesim  # noqa: E402
 
 GENOME = config["genome"]
@@ -24,6 +26,7 @@ rule genome_simulate:
         genome_simulated(),
     params:
         config=config,
+        root=workflow.basedir,
     log:
         results("logs", "genome_simulate.log"),
     benchmark:
@@ -55,14 +58,56 @@ rule genome_train:
         "../scripts/genome_train.py"
 
 
-rule genome_fit:
+rule genome_analyse:
     input:
-        [results("models", genomegrow.key(i), "metrics.json") for i in genomegrow.grid_order(config)],
+        genome_simulated(),
+        model=results("models", "{truth}", "{arch}-seed_{seed}", "model.pt"),
     output:
-        results("tables", "genome_fit.tsv"),
+        pairs=results("analysis", "{truth}", "{arch}-seed_{seed}", "pairs.tsv"),
+        summary=results("analysis", "{truth}", "{arch}-seed_{seed}", "summary.json"),
+    params:
+        config=config,
+        sim=results("simulation"),
+        root=workflow.basedir,
     log:
-        results("logs", "genome_fit.log"),
+        results("logs", "analyse-{truth}-{arch}-seed_{seed}.log"),
+    threads: 1
     conda:
         ENV
     script:
-        "../scripts/genome_fit.py"
+        "../scripts/genome_analyse.py"
+
+
+def genome_per_model(stage, name):
+    """One file of every model of the grid."""
+    return [results(stage, genomegrow.key(i), name) for i in genomegrow.grid_order(config)]
+
+
+rule genome_tables:
+    input:
+        metrics=genome_per_model("models", "metrics.json"),
+        summaries=genome_per_model("analysis", "summary.json"),
+    output:
+        **{name: results("tables", f"{name}.tsv") for name in ("fit", "models", "flagged", "consistency")},
+    params:
+        alpha=config["analysis"]["alpha"],
+        fraction=config["analysis"]["consistency_fraction"],
+    log:
+        results("logs", "genome_tables.log"),
+    conda:
+        ENV
+    script:
+        "../scripts/genome_tables.py"
+
+
+rule genome_figure:
+    input:
+        results("tables", "flagged.tsv"),
+    output:
+        results("figures", "genome.png"),
+    log:
+        results("logs", "genome_figure.log"),
+    conda:
+        ENV
+    script:
+        "../scripts/genome_figure.py"

@@ -8,4 +8,4 @@ from lookloss.logs import job_logger  # noqa: E402
 
 job_logger(snakemake.log[0])  # noqa: F821
 results = Path(snakemake.output[0]).parent  # noqa: F821
-genomegrow.ensure_simulation(snakemake.params.config, results.parent, root=Path(snakemake.scriptdir).parents[1])  # noqa: F821
+genomegrow.ensure_simulation(snakemake.params.config, results.parent, root=snakemake.params.root)  # noqa: F821

@@ -1,0 +1,110 @@
+"""The genome-scale run end to end, in miniature: simulation, bpnet-lite training, lookloss grow,
+the user's loss test on the trained BPNet, and the reading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lookloss import bpnets, cli, genomegrow, genomesim
+from lookloss import config as cfg
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = [ROOT / "presets" / "genome.yaml", ROOT / "presets" / "genome-smoke.yaml"]
+
+
+@pytest.fixture()
+def smoke(tmp_path) -> dict:
+    """The smoke preset, its results in this test's folder."""
+    config = cfg.check(cfg.read_files([ROOT / "config.yaml", *PRESETS]), base_dir=ROOT)
+    config["results_dir"] = str(tmp_path / "results")
+    return config
+
+
+def test_the_grid_is_seed_major_and_each_model_has_its_folder(smoke):
+    order = genomegrow.grid_order(smoke)
+    assert [(i["seed"], i["arch"], i["truth"]) for i in order[:3]] == [(1, "bpnet", t) for t in genomesim.TRUTHS]
+    assert genomegrow.key(order[0]) == "additive/bpnet-seed_1"
+    assert genomegrow.model_files(order[0])[-1] == "models/additive/bpnet-seed_1/metrics.json"
+
+
+def test_the_additive_count_head_adds_counts_over_positions():
+    """Two motifs far apart: the additive architecture's counts are the sum of each one's
+    contribution (receptive fields apart), a BPNet's are not."""
+    torch.manual_seed(0)
+    model = bpnets.build("additive", 4, 2).eval()
+    x = torch.zeros(4, 4, 400)
+    x[:, 0] = 1  # all A
+    motif = torch.tensor([2, 3, 1, 2, 3, 1])  # GTCGTC
+    for row, starts in ((1, [120]), (2, [280]), (3, [120, 280])):
+        for s in starts:
+            x[row, :, s:s + 6] = 0
+            x[row, motif, torch.arange(s, s + 6)] = 1
+    ctl = torch.zeros(4, 2, 400)
+    with torch.no_grad():
+        counts = torch.expm1(model(x, ctl)[1][:, 0].double())
+    interaction = counts[3] - counts[1] - counts[2] + counts[0]
+    assert abs(float(interaction)) < 1e-4 * float(counts.abs().max())
+    assert bpnets.in_window(500, 6) == 846 and bpnets.in_window(1000, 8) == 2114
+
+
+@pytest.mark.slow
+def test_grow_trains_publishes_and_the_loss_test_runs_on_the_published_bpnet(smoke, tmp_path):
+    """One seed's first two models through lookloss grow, then the user's command on one of them."""
+    folder = tmp_path / "published"
+    manifest = genomegrow.grow(smoke, folder, jobs=1, root=ROOT, limit=2)
+    assert manifest["n_models"] == 2 and manifest["n_grid"] == 6 and not manifest["complete"]
+    assert manifest["format"] == genomegrow.FORMAT_TAG
+    first = folder / "models" / "additive" / "bpnet-seed_1"
+    metrics = json.loads((first / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["test_peaks"] > 50 and -1 <= metrics["count_pearson"] <= 1
+    assert metrics["count_loss_weight"] > 10  # half the mean total reads, not bpnet-lite's 1
+    # a second call trains nothing more when limited to nothing, and keeps the files
+    again = genomegrow.grow(smoke, folder, jobs=1, root=ROOT, limit=0)
+    assert again["files"] == manifest["files"]
+
+    sim = Path(smoke["results_dir"]) / "simulation"
+    model = bpnets.load(first / "model.pt")
+    torch.save(model, tmp_path / "bpnet.torch")
+    out = tmp_path / "test"
+    status = cli.main(["loss-test", "--model", str(tmp_path / "bpnet.torch"), "--trust-pickle", "--output", "1",
+                       "--link", "log1p", "--loci", str(sim / "peaks.narrowPeak"), "--summits",
+                       "--genome", str(sim / "genome.fa"), "--signal", str(sim / "signal" / "additive_plus.bw"),
+                       str(sim / "signal" / "additive_minus.bw"), "--control", str(sim / "control_plus.bw"),
+                       str(sim / "control_minus.bw"), "--fold", str(sim / "fold_0.json"), "--in-window", "606",
+                       "--out-window", "500", "--motifs", str(sim / "motifs.meme"), "--pair", "GATA_disc1",
+                       "TAL1_known1", "--min-gap", "0", "--no-fuse", "--out", str(out)])
+    assert status == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["min_gap"] == 0 and summary["n_pairs"] > 10
+    pairs = pd.read_parquet(out / "pairs.parquet")
+    assert set(pairs["chrom"]) == {"chr1"}  # the fold's test chromosome only
+    # the targets are the simulated reads of those peaks
+    loci = pd.read_csv(sim / "loci.tsv", sep="\t").set_index("name")
+    np.testing.assert_array_equal(pairs["target"].to_numpy(), loci.loc[pairs["name"], "reads_additive"].to_numpy())
+
+
+@pytest.mark.slow
+def test_the_reading_analyses_published_models_and_writes_its_block(smoke, tmp_path, capsys):
+    folder = tmp_path / "published"
+    genomegrow.grow(smoke, folder, jobs=1, root=ROOT, limit=3)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- genome:start -->\nold\n<!-- genome:end -->\nend\n")
+    args = ["reading", "--configfile", *map(str, PRESETS), "--root", str(ROOT), "--published", str(folder),
+            "--results", smoke["results_dir"], "--write-tables", "--readme", str(readme)]
+    assert cli.main(args) == 0
+    text = readme.read_text()
+    assert "3 of 6 models, partial" in text and "old" not in text and text.endswith("end\n")
+    flagged = pd.read_csv(folder / "tables" / "flagged.tsv", sep="\t")
+    assert set(flagged["truth"]) == set(genomesim.TRUTHS)
+    spacing = flagged[(flagged["truth"] == "spacing") & (flagged["arch"] == "all")].set_index("subset")
+    assert spacing.loc["outside", "true_mean_I"] == 0 and spacing.loc["inside", "true_mean_I"] > 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert "tables/flagged.tsv" in manifest["files"] and "figures/genome.png" in manifest["files"]
+    summary = json.loads((Path(smoke["results_dir"]) / "analysis" / "super" / "bpnet-seed_1" / "summary.json").read_text())
+    assert summary["subsets"]["all"]["true_mean_I"] > 0 and summary["truth"] == "super"
