@@ -154,3 +154,13 @@ def test_the_recorded_effects_are_the_rates_with_motifs_knocked_out(genome, smal
         np.testing.assert_allclose(recorded[truth]["main_gata"], g0[truth] - none[truth], atol=1e-9)
         np.testing.assert_allclose(recorded[truth]["interaction"],
                                    both[truth] - g0[truth] - t0[truth] + none[truth], atol=1e-9)
+
+
+def test_every_peak_is_a_bound_site_and_negatives_carry_no_motif(genome):
+    loci = genome.loci
+    starts = loci[[f"{k}_start" for k in genome.planted]].notna()
+    peaks = loci["class"] != "negative"
+    assert starts[peaks].any(axis=1).all()
+    assert not starts[~peaks].any(axis=None)
+    none = loci["class"] == "none"
+    assert none.sum() > 10 and not starts.loc[none, ["gata_start", "tal_start"]].any(axis=None)

@@ -12,7 +12,8 @@ known exactly, in the form a BPNet is trained on. :func:`simulate` builds it fro
   ``cpg_ratio`` of its expected frequency, as in vertebrate genomes.
 - **Peaks.** ``n_peaks`` loci, each of a class: both GATA1 and TAL1 (the study's motifs),
   one of them, or none; every peak also carries each distractor motif (additive effects
-  of their own) with probability ``distractors.probability``. Instances are sampled from
+  of their own) with probability ``distractors.probability``, and a peak of the class
+  ``none`` carries one of them, chosen uniformly, for sure (a peak is a bound site). Instances are sampled from
   their PPMs and planted on a random strand, single motifs within ``single_range`` bases of
   the summit, pairs with a recorded edge-to-edge gap and orientation. A fraction
   ``composite_fraction`` of pairs is planted in the composite arrangement of the spacing
@@ -192,8 +193,10 @@ def _layout(rng: np.random.Generator, config: Mapping[str, Any], planted: Mappin
             start = int(rng.integers(-place["single_range"], place["single_range"] - w + 1))
             row.update({f"{cls}_start": start, f"{cls}_strand": "+" if rng.random() < 0.5 else "-"})
             spans.append((start, start + w))
+        # a peak is a bound site: one without GATA1 and TAL1 carries a distractor for sure
+        forced = distractors[int(rng.integers(len(distractors)))] if cls == "none" else None
         for name in distractors:
-            if rng.random() >= section["distractors"]["probability"]:
+            if name != forced and rng.random() >= section["distractors"]["probability"]:
                 continue
             w = planted[name].width
             while True:

@@ -23,13 +23,15 @@ the study's test (:func:`lookloss.losstest.loss_test`) where a researcher's data
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,11 +277,30 @@ def _empty(loci: pd.DataFrame, off: int, controls: list[Path] | None, in_window:
 
 # ----------------------------------------------------------------------------- models
 def load_model(path: Path, trust_pickle: bool = False) -> torch.nn.Module:
-    """A model file as :func:`lookloss.inference.load_model` reads it, or a pickled module with ``trust_pickle``.
+    """A model file as :func:`lookloss.inference.load_model` reads it, or a pickled module with ``trust_pickle``,
+    in float32 if it was saved in half precision (:func:`full_precision`).
 
     bpnet-lite and ChromBPNet save whole modules with ``torch.save``; unpickling one
     runs code from the file, so it is read only when ``trust_pickle`` says so.
     """
+    return full_precision(_read_model(path, trust_pickle), path)
+
+
+def full_precision(model: torch.nn.Module, path: Path) -> torch.nn.Module:
+    """``model`` with float16 or bfloat16 parameters converted to float32, said once on stderr:
+    half precision rounds predictions to 2-3 significant digits, coarser than the interactions
+    the test compares."""
+    _, dtype = devices.placement(model)
+    if dtype not in (torch.float16, torch.bfloat16):
+        return model
+    print(f"lookloss: model {str(path)!r} has {str(dtype).removeprefix('torch.')} parameters; running it in float32 "
+          "(half precision rounds its predictions more coarsely than the interactions the test compares)",
+          file=sys.stderr)
+    return model.float()
+
+
+def _read_model(path: Path, trust_pickle: bool) -> torch.nn.Module:
+    """The module in a model file (see :func:`load_model`)."""
     try:
         return inference.load_model(path)
     except FileNotFoundError as error:
@@ -311,16 +332,57 @@ def _is_pickle(path: Path) -> bool:
     return any(e.endswith("/data.pkl") for e in entries) and not any(e.endswith("/constants.pkl") for e in entries)
 
 
+#: The runner of a :class:`Head` that runs the model as it is.
+_PLAIN = "plain"
+
+
+@contextlib.contextmanager
+def _onednn_fusion() -> Iterator[None]:
+    """oneDNN fusion on inside the block only (a process-wide setting, restored after)."""
+    before = torch.jit.onednn_fusion_enabled()
+    torch.jit.enable_onednn_fusion(True)
+    try:
+        yield
+    finally:
+        torch.jit.enable_onednn_fusion(before)
+
+
+def _traceable(model: torch.nn.Module) -> bool:
+    """Whether a trace can represent ``model`` (see :meth:`Head._fused`): no TorchScript branch or loop."""
+    if isinstance(model, torch.jit.ScriptModule):
+        kinds = {node.kind() for node in model.inlined_graph.nodes()}
+        return not kinds & {"prim::If", "prim::Loop"}
+    return True
+
+
+def _hint(model: torch.nn.Module, error: BaseException, batch_size: int) -> str:
+    """The error's first line, and how to fix it where lookloss can tell."""
+    text = inference.first_line(error)
+    if isinstance(model, torch.fx.GraphModule) and ("guard" in str(error).lower() or "shape" in str(error).lower()):
+        text += (" (a torch.export program exported for one batch size? export it with a dynamic batch, "
+                 "dynamic_shapes={0: torch.export.Dim('batch')} for each input, or give --batch-size the size it "
+                 f"was exported with; now {batch_size})")
+    return text
+
+
 class _Chosen(torch.nn.Module):
     """A model followed by a :class:`Head`'s choice of output and task: one value per sequence.
-    Traced as one, it leaves the outputs not chosen as dead code, which freezing removes."""
+    Traced as one, it leaves the outputs not chosen as dead code, which freezing removes.
 
-    def __init__(self, model: torch.nn.Module, pick: Callable[[Any, int], torch.Tensor]) -> None:
+    It selects without :meth:`Head.pick`'s checks of the shapes (comparisons of traced sizes
+    would warn and stop the trace): the fused model is used only after its output was
+    checked against the model's, picked with those checks, on the same inputs.
+    """
+
+    def __init__(self, model: torch.nn.Module, output: int | None, task: int | None) -> None:
         super().__init__()
-        self.model, self.pick = model, pick
+        self.model, self.output, self.task = model, output, task
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.pick(self.model(*inputs), len(inputs[0]))
+        out = self.model(*inputs)
+        if self.output is not None:
+            out = out[self.output]
+        return out[:, 0 if self.task is None else self.task] if out.dim() == 2 else out
 
 
 @dataclass
@@ -354,6 +416,9 @@ class Head:
         profile head, is never computed), after checking on the first batch that it
         gives the model's chosen output; a model that cannot be traced runs as it is.
         ``BENCHMARKS.md`` gives what this is worth for a BPNet.
+    genomic : bool
+        Genomic input (``--loci``), where a missing control track is worth a hint; the
+        FASTA route has none.
     out_window : int, optional
         The bases the targets sum over: a tuple output whose profile element (3-D,
         channels first, ``(N, strands, length)`` with more positions than strands)
@@ -371,6 +436,7 @@ class Head:
     progress: bool = False
     fuse: bool = False
     out_window: int | None = None
+    genomic: bool = True
     _runner: Any = field(default=None, init=False, repr=False)
 
     def __call__(self, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -382,68 +448,96 @@ class Head:
         bar = tqdm(range(0, len(codes), self.batch_size), desc=f"predicting {len(codes)} sequences", unit="batch",
                    leave=False, disable=not self.progress or len(codes) < PROGRESS_MIN)
         parts = []
-        fusion = torch.jit.onednn_fusion_enabled()
-        torch.jit.enable_onednn_fusion(fusion or self.fuse)  # for this call only: a process-wide setting
-        try:
-            with inference.evaluating(self.model), torch.inference_mode():
-                for start in bar:
-                    x = torch.nn.functional.one_hot(codes[start:start + self.batch_size], 4).transpose(1, 2)
-                    x = x.to(device=device, dtype=dtype).contiguous()
-                    ctl = None if self.controls is None else torch.as_tensor(
-                        self.controls[rows[start:start + self.batch_size]]).to(device=device, dtype=dtype)
-                    y = self._one(x, ctl)
-                    if self.rc_average:
-                        y = (y + self._one(x.flip(1, 2), None if ctl is None else ctl.flip(1, 2))) / 2
-                    parts.append(y.double().cpu())
-        finally:
-            torch.jit.enable_onednn_fusion(fusion)
+        with inference.evaluating(self.model), torch.inference_mode():
+            for start in bar:
+                x = torch.nn.functional.one_hot(codes[start:start + self.batch_size], 4).transpose(1, 2)
+                x = x.to(device=device, dtype=dtype).contiguous()
+                ctl = None if self.controls is None else torch.as_tensor(
+                    self.controls[rows[start:start + self.batch_size]]).to(device=device, dtype=dtype)
+                y = self._one(x, ctl)
+                if self.rc_average:
+                    y = (y + self._one(x.flip(1, 2), None if ctl is None else ctl.flip(1, 2))) / 2
+                parts.append(y.double().cpu())
         return torch.cat(parts).numpy() if parts else np.zeros(0)
 
     def _one(self, x: torch.Tensor, ctl: torch.Tensor | None) -> torch.Tensor:
-        """The chosen prediction for one batch; fused, every batch is padded to the batch size
-        (repeating its last sequence), so that the fused graph is compiled for one shape only."""
+        """The chosen prediction for one batch: by the fused runner while it works (every batch
+        padded to the batch size, repeating its last sequence, so that the fused graph is
+        compiled for one shape only), else by the model as it is."""
         n = len(x)
         inputs = (x,) if ctl is None else (x, ctl)
-        try:
-            if self.fuse:
-                inputs = tuple(_padded(t, self.batch_size) for t in inputs)
+        if self.fuse and self._runner is not _PLAIN:
+            padded = tuple(_padded(t, self.batch_size) for t in inputs)
+            try:
                 if self._runner is None:
-                    self._runner = self._fused(inputs)
-            if self._runner is None:
-                return self.pick(self.model(*inputs), len(inputs[0]))[:n]
-            return self._runner(*inputs)[:n]
+                    self._runner = self._fused(padded)
+                if self._runner is not _PLAIN:
+                    with _onednn_fusion():
+                        return self._runner(*padded)[:n]
+            except GenomicError:
+                raise
+            except Exception as error:  # noqa: BLE001  (the optimisation failed: the plain model answers)
+                self._fall_back(error)
+        try:
+            return self.pick(self.model(*inputs), n)
         except GenomicError:
             raise
         except Exception as error:  # noqa: BLE001  (any failure of the user's model: say what it was given)
-            given = f"one-hot sequences of shape (batch, 4, {x.shape[-1]})"
-            given += (f" and --control's {ctl.shape[1]} track(s), (batch, {ctl.shape[1]}, {ctl.shape[-1]})"
-                      if ctl is not None else " and no control tracks (a model trained with them needs --control, "
-                      "one bigWig per track)")
-            raise GenomicError(f"model {self.label!r} fails on {given}: {error}") from None
+            raise GenomicError(f"model {self.label!r} fails on {self._given(x, ctl)}: "
+                               f"{_hint(self.model, error, self.batch_size)}") from None
+
+    def _given(self, x: torch.Tensor, ctl: torch.Tensor | None) -> str:
+        """What the model was given, for a message; on genomic input, the --control advice."""
+        given = f"one-hot sequences of shape (batch, 4, {x.shape[-1]})"
+        if ctl is not None:
+            return given + f" and --control's {ctl.shape[1]} track(s), (batch, {ctl.shape[1]}, {ctl.shape[-1]})"
+        if not self.genomic:
+            return given
+        return given + (" and no control tracks (a model trained with them needs --control, one bigWig per "
+                        "track)")
+
+    def _fall_back(self, error: BaseException) -> None:
+        """Run the plain model for the rest of the run, and say so once on stderr."""
+        self._runner = _PLAIN
+        print(f"lookloss: the fused (traced) model {self.label!r} failed ({inference.first_line(error)}); running the "
+              "model as it is for the rest of the run (--no-fuse does so from the start)", file=sys.stderr)
 
     def _fused(self, inputs: tuple[torch.Tensor, ...]) -> Any:
-        """The model and the choice of output traced, frozen and fused by oneDNN (CPU only), if it
-        gives the model's chosen output on ``inputs`` (relative difference below 1e-4, on three
-        calls: the profiling calls and an optimised one); else the model and choice as they are."""
-        eager = _Chosen(self.model, self.pick)
-        if inputs[0].device.type != "cpu":
-            return eager
+        """The model and the choice of output traced, frozen and fused by oneDNN (CPU only), or
+        :data:`_PLAIN` when that is not safe or not the same.
+
+        Traced are only models a trace can represent: a Python module whose trace raises no
+        tracer warning (a data-dependent branch, a tensor turned into a Python number: the trace
+        would bake in one batch's path), a TorchScript module without branches or loops, and a
+        ``torch.export`` or ``torch.fx`` graph (static by construction; its input checks warn,
+        harmlessly). The fused model must then give the model's chosen output on ``inputs``
+        (relative difference below 1e-4, on three calls: the profiling calls and an optimised
+        one); any failure on a later batch falls back to the plain model (:meth:`_one`).
+        """
+        if inputs[0].device.type != "cpu" or not _traceable(self.model):
+            return _PLAIN
+        chosen = _Chosen(self.model, self.output, self.task)
+        graph = isinstance(self.model, torch.fx.GraphModule)
+        expected = self.pick(self.model(*inputs), inputs[0].shape[0])  # a wrong --output or --task raises here
         try:
             with warnings.catch_warnings():
+                warnings.simplefilter("ignore" if graph else "error", torch.jit.TracerWarning)
+                traced = torch.jit.trace(chosen, inputs, check_trace=False).eval()
+            with _onednn_fusion(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.jit.enable_onednn_fusion(True)
-                expected = eager(*inputs)  # a wrong --output or --task raises here, with its message
-                fused = torch.jit.freeze(torch.jit.trace(eager.eval(), inputs, check_trace=False))
+                fused = torch.jit.freeze(traced)
                 same = all(torch.allclose(fused(*inputs), expected, rtol=1e-4, atol=1e-6) for _ in range(3))
-        except GenomicError:
-            raise
         except Exception:  # noqa: BLE001  (a model that cannot be traced or frozen runs as it is)
-            return eager
-        return fused if same else eager
+            return _PLAIN
+        return fused if same else _PLAIN
 
     def pick(self, out: Any, n: int) -> torch.Tensor:
         """The chosen output element and task of a model's output for ``n`` sequences, as a vector."""
         where = f"model {self.label!r}"
+        if isinstance(out, dict):
+            raise GenomicError(f"{where} returns a dict with keys {list(out)}; expected a tensor or a tuple or list "
+                               "of tensors (choose one with --output): wrap the model so that it returns them, e.g. "
+                               "a module whose forward returns (out['profile'], out['counts'])")
         if isinstance(out, (tuple, list)):
             shapes = [tuple(getattr(o, "shape", ())) for o in out]
             if self.output is None:
@@ -699,4 +793,4 @@ def fasta_model(args: argparse.Namespace, model: torch.nn.Module) -> torch.nn.Mo
             and args.batch_size is None:
         return model
     return Head(model.to(_device(args.device)), str(args.model[0]), args.output, args.task, None,
-                args.rc_average, args.batch_size or BATCH, progress=True, fuse=not args.no_fuse)
+                args.rc_average, args.batch_size or BATCH, progress=True, fuse=not args.no_fuse, genomic=False)

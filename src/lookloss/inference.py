@@ -96,15 +96,15 @@ def load_model(path: str | Path) -> nn.Module:
         try:
             return torch.export.load(str(path)).module()
         except Exception as error:  # noqa: BLE001  (whatever a damaged archive raises)
-            reasons.append(f"as a torch.export program: {_first_line(error)}")
+            reasons.append(f"as a torch.export program: {first_line(error)}")
     try:
         return torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as error:  # noqa: BLE001
-        reasons.append(f"as TorchScript: {_first_line(error)}")
+        reasons.append(f"as TorchScript: {first_line(error)}")
     try:
         return models.load(path)
     except (ValueError, KeyError, RuntimeError) as error:
-        reasons.append(f"as a lookloss checkpoint: {_first_line(error)}")
+        reasons.append(f"as a lookloss checkpoint: {first_line(error)}")
     raise ValueError(f"cannot read model file {str(path)!r} ({'; '.join(reasons)}): expected a TorchScript file "
                      "(torch.jit.save), a torch.export program (.pt2) or a lookloss checkpoint")
 
@@ -122,7 +122,7 @@ def export_model(model: nn.Module, path: str | Path, seq_len: int) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     """The first sentence of an error's message (torch's run on for lines)."""
     text = str(error).strip()
     return text.splitlines()[0].split(". ")[0] if text else type(error).__name__

@@ -59,6 +59,9 @@ _KNOCKOUT, _SHUFFLE, _RANDPOS, _KNOCKABLE = 1, 2, 3, 4
 KNOCKABLE_DRAWS = 10_000
 #: Which strands the scan reads: ``both`` (the default) or ``forward`` (the study's).
 STRANDS = ("both", "forward")
+#: Largest interaction, relative to the largest of its four predictions, that counts as
+#: float32 rounding and is set to 0 (:func:`without_rounding_noise`).
+ROUNDING = 1e-5
 
 #: A model as the test runs it: integer codes ``(m, L)`` (0..3 for A, C, G, T) and the
 #: row of the tested sequences each one derives from, to predictions ``(m,)`` in the
@@ -430,11 +433,46 @@ class _Table:
             f = dict(known or {})
             f.update(zip(todo, self.spec.to_counts(out.astype(np.float64)).reshape(len(todo), n), strict=True))
             computed = interactions.variant_effects(self.model, {}, self.y, self.spec, self.batch_size, f)
+        computed = without_rounding_noise(computed, self.y, self.spec)
+        check_finite(computed, self.spec.name)
         strand_a, strand_b = strands if strands is not None else (".", ".")
         frame = pd.DataFrame({"name": self.names, "a_start": starts_a, "b_start": starts_b,
                               "a_strand": strand_a, "b_strand": strand_b,
                               **{_RENAME[k]: v for k, v in computed.items() if k in _RENAME}, "target": self.y})
         return frame[PAIR_COLUMNS]
+
+
+def without_rounding_noise(computed: dict[str, np.ndarray], y: np.ndarray, link: Any) -> dict[str, np.ndarray]:
+    """Interactions no larger than float32 rounding, ``|I| <= ROUNDING x`` the largest of the four
+    predictions, set to exactly 0 (and their losses recomputed, so that Δ is exactly 0 too).
+
+    A float32 model's predictions differ in their last bits with the batch size, the kernel
+    and fusion; an interaction the size of that noise would be exactly 0 in one run and a
+    tiny number of either sign in another, and the paired test, which drops zeros, would
+    count it or not. Zeroing it makes the tests the same, to rounding, however the model ran.
+    """
+    scale = np.max(np.abs(np.stack([computed[f"f_{v}"] for v in VARIANTS])), axis=0)
+    noise = np.abs(computed["interaction"]) <= ROUNDING * scale
+    if not noise.any():
+        return computed
+    interaction = np.where(noise, 0.0, computed["interaction"])
+    return {**computed, "interaction": interaction,
+            **interactions.losses(computed["f_gt"], interaction, y, link)}
+
+
+def check_finite(computed: dict[str, np.ndarray], link: str) -> None:
+    """:class:`LossTestError` when a prediction, effect or loss is NaN or infinite: no test can be read
+    from them, and the likeliest cause is a ``--link`` that does not match the model's output."""
+    bad = {k: int((~np.isfinite(v)).sum()) for k, v in computed.items() if np.issubdtype(np.asarray(v).dtype,
+                                                                                           np.floating)}
+    bad = {k: n for k, n in bad.items() if n}
+    if bad:
+        first = next(iter(bad))
+        raise LossTestError(
+            f"the model's predictions give non-finite numbers ({bad[first]} of {len(computed[first])} in {first!r}; "
+            f"{', '.join(sorted(bad))}) with --link {link}: check that --link names the space the model "
+            "predicts in (log1p: the model outputs log(1 + counts), e.g. a BPNet's count head; identity: counts; "
+            "anscombe: the study's transform); a count-scale output read as log1p overflows")
 
 
 def summarise(pairs: pd.DataFrame, shuffled: pd.DataFrame, randpos: pd.DataFrame, alpha: float) -> dict[str, Any]:
@@ -474,6 +512,10 @@ def _check_output(model: torch.nn.Module | Predictor, sample: np.ndarray) -> Non
     except Exception as error:  # noqa: BLE001  (any failure of the user's model on valid input)
         raise LossTestError(f"the model fails on one-hot input of shape {tuple(sample.shape)} "
                             f"(N, 4, L; rows {', '.join(ALPHABET)}): {error}") from None
+    if isinstance(out, (tuple, list, dict)):
+        kind = f"a dict with keys {list(out)}" if isinstance(out, dict) else f"{len(out)} outputs"
+        raise LossTestError(f"the model returns {kind}, not one prediction per sequence; choose the count output "
+                            "with --output INDEX (a BPNet's log counts: 1), and --task K for one of several tasks")
     shape = tuple(getattr(out, "shape", ()))
     if shape not in ((len(sample),), (len(sample), 1)):
         raise LossTestError(f"the model's output has shape {shape} for {len(sample)} sequences; expected "
