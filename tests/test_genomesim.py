@@ -164,3 +164,17 @@ def test_every_peak_is_a_bound_site_and_negatives_carry_no_motif(genome):
     assert not starts[~peaks].any(axis=None)
     none = loci["class"] == "none"
     assert none.sum() > 10 and not starts.loc[none, ["gata_start", "tal_start"]].any(axis=None)
+
+
+def test_the_fit_ceilings_are_one_for_noiseless_reads_and_a_log_linear_head_misses_the_window(genome):
+    from lookloss import genometables
+
+    exact = genome.loci.copy()
+    for truth in genomesim.TRUTHS:
+        exact[f"reads_{truth}"] = exact[f"rate_{truth}"]
+    limits = genometables.ceilings(exact, genomesim.TRUTHS, genome.names).set_index("truth")
+    np.testing.assert_allclose(limits["r_truth"], 1.0)
+    assert limits.loc["spacing", "r_log_linear"] < 0.99  # the composite window is no product of occupancies
+    noisy = genometables.ceilings(genome.loci, genomesim.TRUTHS, ["chr1"])
+    assert (noisy["r_truth"] < 1).all() and noisy["peaks"].iloc[0] == (genome.loci["chrom"] == "chr1").sum() - (
+        (genome.loci["chrom"] == "chr1") & (genome.loci["class"] == "negative")).sum()

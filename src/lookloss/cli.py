@@ -168,6 +168,8 @@ BASES = frozenset("ACGT")
 
 def _genome_reading(args: argparse.Namespace, settings: dict, root: Path) -> None:
     """``lookloss reading`` of a genome-scale folder: analyse its models, print (and publish) its tables."""
+    import pandas as pd
+
     from lookloss import checkpoints, genomeanalysis, genomefigures, genomegrow, genometables, io
     from lookloss.logs import job_logger
 
@@ -190,7 +192,10 @@ def _genome_reading(args: argparse.Namespace, settings: dict, root: Path) -> Non
     models = genometables.model_table(summaries)
     flagged = genometables.flagged_table(models, alpha)
     calls = genometables.consistency(models, alpha, settings["analysis"]["consistency_fraction"])
-    tables = {"fit": fit, "models": models, "flagged": flagged, "consistency": calls}
+    sim = results / "simulation"
+    limits = genometables.ceilings(pd.read_csv(sim / "loci.tsv", sep="\t"), settings["genome"]["models"]["truths"],
+                                   json.loads((sim / "fold_0.json").read_text())["test"])
+    tables = {"fit": fit, "models": models, "flagged": flagged, "consistency": calls, "ceilings": limits}
     for name, table in tables.items():
         io.write_tsv(results / "tables" / f"{name}.tsv", table)
     figure = genomefigures.flagged_figure(flagged)
@@ -204,7 +209,7 @@ def _genome_reading(args: argparse.Namespace, settings: dict, root: Path) -> Non
     text = (f"{len(summaries)} of {manifest['n_grid']} models, {state} (published in {args.published}). Models "
             f"flagged by each test at α = {alpha:g}, Wilson 95% intervals; mean I is the models' against the "
             "truth's (reads), over the pairs each test found on the held-out chromosome:\n\n"
-            + genometables.reading(flagged, calls, fit))
+            + genometables.reading(flagged, calls, fit, limits))
     print(text, end="")
     if args.readme is not None:
         from lookloss import reading

@@ -88,8 +88,10 @@ rule genome_tables:
         metrics=genome_per_model("models", "metrics.json"),
         summaries=genome_per_model("analysis", "summary.json"),
     output:
-        **{name: results("tables", f"{name}.tsv") for name in ("fit", "models", "flagged", "consistency")},
+        **{name: results("tables", f"{name}.tsv") for name in ("fit", "models", "flagged", "consistency", "ceilings")},
     params:
+        sim=results("simulation"),
+        truths=GENOME["models"]["truths"],
         alpha=config["analysis"]["alpha"],
         fraction=config["analysis"]["consistency_fraction"],
     log:
