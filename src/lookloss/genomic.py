@@ -468,18 +468,24 @@ class Head:
         inputs = (x,) if ctl is None else (x, ctl)
         if self.fuse and self._runner is not _PLAIN:
             padded = tuple(_padded(t, self.batch_size) for t in inputs)
-            try:
-                if self._runner is None:
+            if self._runner is None:
+                try:
                     self._runner = self._fused(padded)
-                if self._runner is not _PLAIN:
+                except GenomicError:
+                    raise
+                except Exception as error:  # noqa: BLE001  (the model itself fails: say what it was given)
+                    raise GenomicError(f"model {self.label!r} fails on {self._given(x, ctl)}: "
+                                       f"{_hint(self.model, error, self.batch_size)}") from None
+            if self._runner is not _PLAIN:
+                try:
                     with _onednn_fusion():
                         return self._runner(*padded)[:n]
-            except GenomicError:
-                raise
-            except Exception as error:  # noqa: BLE001  (the optimisation failed: the plain model answers)
-                self._fall_back(error)
+                except Exception as error:  # noqa: BLE001  (the optimisation failed: the plain model answers)
+                    self._fall_back(error)
+        if isinstance(self.model, torch.fx.GraphModule):  # an export may take only its batch size: keep it fixed
+            inputs = tuple(_padded(t, self.batch_size) for t in inputs)
         try:
-            return self.pick(self.model(*inputs), n)
+            return self.pick(self.model(*inputs), inputs[0].shape[0])[:n]
         except GenomicError:
             raise
         except Exception as error:  # noqa: BLE001  (any failure of the user's model: say what it was given)
@@ -491,8 +497,9 @@ class Head:
         given = f"one-hot sequences of shape (batch, 4, {x.shape[-1]})"
         if ctl is not None:
             return given + f" and --control's {ctl.shape[1]} track(s), (batch, {ctl.shape[1]}, {ctl.shape[-1]})"
-        if not self.genomic:
-            return given
+        if not self.genomic:  # the FASTA route: no --control there
+            return given + (" (a model that takes control tracks as a second input needs genomic input: --loci with "
+                            "--control)")
         return given + (" and no control tracks (a model trained with them needs --control, one bigWig per "
                         "track)")
 

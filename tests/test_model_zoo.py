@@ -1,0 +1,124 @@
+"""Any model that runs, runs: the zoo of tests/zoo.py through both routes, fused and not.
+
+Each valid model gives the same call and p-values fused as with ``--no-fuse`` (p-values to
+the precision stated in docs/genomic.md), or a clear one-line error with exit status 2 on
+both; never a traceback, never a silently different answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import zoo  # tests/zoo.py
+from lookloss import config as cfg
+from lookloss import genomesim, genomic, io, motifs
+
+ROOT = Path(__file__).resolve().parents[1]
+#: What each zoo model gets, by route: ok, or exit 2 with the message saying this.
+EXPECTED = {
+    ("bpnet-controls", "fasta"): "needs genomic input: --loci with --control",  # the FASTA route has none
+    ("tuple-output", "fasta"): "fails on one-hot sequences",
+    ("list-output", "fasta"): "fails on one-hot sequences",
+    ("dict-output", "fasta"): "fails on one-hot sequences",
+    ("dict-output", "genomic"): "returns a dict with keys ['profile', 'counts']",
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict:
+    """A small simulated genome (tests/test_genomesim.py's), its peaks as FASTA and targets too."""
+    folder = tmp_path_factory.mktemp("zoo")
+    config = cfg.check(cfg.read_files([ROOT / "config.yaml", ROOT / "presets" / "genome.yaml",
+                                       ROOT / "presets" / "genome-smoke.yaml"]), base_dir=ROOT)
+    genomesim.write(genomesim.simulate(config, ROOT), folder)
+    loci = genomic.read_loci(folder / "peaks.narrowPeak", summits=True)
+    loci = loci[loci["chrom"] == "chr1"].reset_index(drop=True)
+    signal = [folder / "signal" / f"additive_{s}.bw" for s in ("plus", "minus")]
+    windows = genomic.extract(loci, folder / "genome.fa", signal, None, (zoo.IN, zoo.OUT))
+    names = windows.loci["name"].tolist()
+    codes = motifs.to_codes(windows.onehot)
+    io.write_fasta(folder / "peaks.fa", [(n, "".join("ACGT"[c] for c in row)) for n, row in zip(names, codes, strict=True)])
+    io.write_tsv(folder / "targets.tsv", pd.DataFrame({"name": names, "target": windows.targets}))
+    ppms = motifs.read_motifs(folder / "motifs.meme", ["GATA_disc1", "TAL1_known1"])
+    models = zoo.build(folder, ppms["GATA_disc1"], ppms["TAL1_known1"])
+    return {"folder": folder, "models": models, "peaks": folder / "peaks.narrowPeak", "genome": folder / "genome.fa",
+            "signal": signal, "control": [folder / f"control_{s}.bw" for s in ("plus", "minus")],
+            "motifs": folder / "motifs.meme", "fasta": folder / "peaks.fa", "targets": folder / "targets.tsv"}
+
+
+NAMES = ["python-pickled", "scripted-branch", "traced", "export-dynamic", "export-static-64", "pickled-data-dependent",
+         "bpnet-controls", "bpnet-no-controls", "chrombpnet", "multi-task", "tuple-output", "list-output",
+         "dict-output", "float64", "bfloat16"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", ["genomic", "fasta"])
+@pytest.mark.parametrize("name", NAMES)
+def test_a_valid_model_gives_the_same_answer_fused_and_not_or_a_clear_error(data, tmp_path, name, route):
+    entry = data["models"][name]
+    fused = zoo.run(entry, route, True, data, tmp_path / "fused")
+    plain = zoo.run(entry, route, False, data, tmp_path / "plain")
+    expected = EXPECTED.get((name, route))
+    for outcome in (fused, plain):
+        if expected is None:
+            assert outcome["status"] == 0, outcome["stderr"]
+        else:
+            assert outcome["status"] == 2, outcome["stderr"]
+            assert expected in outcome["stderr"] and "Traceback" not in outcome["stderr"]
+            assert not (tmp_path / "fused").exists() and not (tmp_path / "plain").exists()  # nothing written
+    if expected is not None:
+        return
+    a, b = fused["summary"], plain["summary"]
+    assert a["call"] == b["call"] and a["n_pairs"] == b["n_pairs"]
+    for key in ("p_paired", "p_unpaired", "p_randpos", "p_magnitude"):
+        assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-12), key
+    if name in ("python-pickled", "scripted-branch", "traced", "export-dynamic", "export-static-64",
+                "pickled-data-dependent", "multi-task", "float64", "bfloat16", "tuple-output", "list-output"):
+        assert a["call"] == "interaction" and a["mean_I"] > 0  # the core's product term, found
+    if name == "bfloat16":
+        assert "running it in float32" in fused["stderr"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch_size", ["1", "7", "64"])
+def test_the_p_values_do_not_move_with_the_batch_size(data, tmp_path, batch_size):
+    """A float32 BPNet: every batch size and fusion give the same pairs with zero Δ, and p-values
+    to 1e-6 relative (the reference: batch size 64, fused)."""
+    entry = data["models"]["bpnet-controls"]
+    reference = zoo.run({**entry, "extra": [*entry["extra"], "--batch-size", "64"]}, "genomic", True, data,
+                        tmp_path / "reference")["summary"]
+    for fuse in (True, False):
+        got = zoo.run({**entry, "extra": [*entry["extra"], "--batch-size", batch_size]}, "genomic", fuse, data,
+                      tmp_path / f"{fuse}")
+        assert got["status"] == 0, got["stderr"]
+        summary = got["summary"]
+        assert summary["n_pairs"] == reference["n_pairs"]
+        for key in ("p_paired", "p_unpaired", "p_randpos", "p_magnitude"):
+            assert summary[key] == pytest.approx(reference[key], rel=1e-6, abs=1e-12), (key, fuse)
+        pairs = pd.read_parquet(tmp_path / f"{fuse}" / "pairs.parquet")
+        ref_pairs = pd.read_parquet(tmp_path / "reference" / "pairs.parquet")
+        np.testing.assert_array_equal(pairs["delta"] == 0, ref_pairs["delta"] == 0)
+
+
+def test_non_finite_predictions_stop_the_run_naming_the_link(data, tmp_path, capsys):
+    """A count-scale model read as log1p overflows: exit 2, nothing written."""
+    from lookloss import cli
+
+    entry = data["models"]["python-pickled"]
+    status = cli.main(["loss-test", "--model", str(entry["path"]), "--trust-pickle", "--sequences", str(data["fasta"]),
+                       "--targets", str(data["targets"]), "--motifs", str(data["motifs"]), "--pair", "GATA_disc1",
+                       "TAL1_known1", "--link", "log1p", "--out", str(tmp_path / "out")])
+    assert status == 0  # log counts read as log1p: fine
+    torch.save(zoo.CountScale(torch.load(entry["path"], weights_only=False).core), tmp_path / "counts.pt")
+    status = cli.main(["loss-test", "--model", str(tmp_path / "counts.pt"), "--trust-pickle", "--sequences",
+                       str(data["fasta"]), "--targets", str(data["targets"]), "--motifs", str(data["motifs"]),
+                       "--pair", "GATA_disc1", "TAL1_known1", "--link", "log1p", "--out", str(tmp_path / "bad")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "non-finite" in err and "--link log1p" in err
+    assert not (tmp_path / "bad").exists()
