@@ -11,7 +11,8 @@ Usage::
     .venv/bin/python benchmarks/genomic_speed.py --loci 10000 --threads 2 \
         --json benchmarks/genomic_speed.json [--device cuda]
 
-With ``--before COMMIT``, the same run is made with lookloss as it was at COMMIT (a
+With ``--export`` the count head is given as a ``torch.export`` program (``.pt2``, dynamic
+batch) instead of the pickled module. With ``--before COMMIT``, the same run is made with lookloss as it was at COMMIT (a
 temporary git worktree's ``src/``) and as it is now, alternating, ``--repeats`` times
 each, each in a process of its own; the JSON then holds every run and the medians::
 
@@ -77,7 +78,8 @@ def write_inputs(folder: Path, n: int, seed: int) -> None:
 def compare(args: argparse.Namespace) -> dict:
     """The run at ``args.before`` and now, alternating, each in its own process; medians per side."""
     passed = ["--loci", str(args.loci), "--threads", str(args.threads), "--device", args.device,
-              "--batch-size", str(args.batch_size), *(["--no-fuse"] if args.no_fuse else [])]
+              "--batch-size", str(args.batch_size), *(["--no-fuse"] if args.no_fuse else []),
+              *(["--export"] if args.export else [])]
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
         with checkout(args.before, Path(tmp) / "before") as tree:
@@ -106,6 +108,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-fuse", action="store_true", help="run the model eagerly (lookloss's --no-fuse)")
+    parser.add_argument("--export", action="store_true",
+                        help="give lookloss the count head as a torch.export program (.pt2, dynamic batch) instead "
+                        "of the pickled module")
     parser.add_argument("--json", type=Path, help="where to write the timing (default: print only)")
     parser.add_argument("--before", help="also time lookloss at this commit, alternating with now")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each side with --before")
@@ -122,10 +127,20 @@ def main(argv: list[str] | None = None) -> dict:
         start = time.perf_counter()
         write_inputs(folder, args.loci, seed=0)
         torch.manual_seed(0)
-        torch.save(BPNet(n_filters=64, n_layers=8, n_outputs=2, n_control_tracks=2, verbose=False), folder / "bpnet.torch")
+        model = BPNet(n_filters=64, n_layers=8, n_outputs=2, n_control_tracks=2, verbose=False).eval()
+        if args.export:
+            from bpnetlite.bpnet import CountWrapper
+
+            batch = torch.export.Dim("batch", min=1)
+            example = (torch.zeros(2, 4, IN), torch.zeros(2, 2, IN))
+            program = torch.export.export(CountWrapper(model), example, dynamic_shapes=({0: batch}, {0: batch}))
+            torch.export.save(program, str(folder / "bpnet_counts.pt2"))
+            model_args = ["--model", str(folder / "bpnet_counts.pt2")]
+        else:
+            torch.save(model, folder / "bpnet.torch")
+            model_args = ["--model", str(folder / "bpnet.torch"), "--trust-pickle", "--output", "1"]
         prepared = time.perf_counter() - start
-        command = ["loss-test", "--model", str(folder / "bpnet.torch"), "--trust-pickle", "--output", "1",
-                   "--link", "log1p", "--loci", str(folder / "loci.bed"), "--genome", str(folder / "genome.fa"),
+        command = ["loss-test", *model_args, "--link", "log1p", "--loci", str(folder / "loci.bed"), "--genome", str(folder / "genome.fa"),
                    "--signal", str(folder / "signal_plus.bw"), str(folder / "signal_minus.bw"),
                    "--control", str(folder / "control_plus.bw"), str(folder / "control_minus.bw"),
                    "--motifs", str(ROOT / "resources" / "motifs.meme"), "--pair", "GATA_disc1", "TAL1_known1",
@@ -140,6 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
     record = {"n_loci": args.loci, "n_pairs": summary.get("n_pairs"), "forward_passes": passes,
               "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "sequences_per_s": round(passes / wall, 1),
               "sequences_per_cpu_s": round(passes / cpu, 1), "prepare_s": round(prepared, 1), "fused": not args.no_fuse,
+              "model_file": ".pt2 (torch.export, count head)" if args.export else "pickled module (torch.save)",
               "call": summary.get("call"), "p_paired": summary.get("p_paired"), "threads": args.threads,
               "batch_size": args.batch_size, "device": args.device,
               "cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
