@@ -122,3 +122,55 @@ def test_non_finite_predictions_stop_the_run_naming_the_link(data, tmp_path, cap
     err = capsys.readouterr().err
     assert "non-finite" in err and "--link log1p" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_fused_model_that_fails_later_falls_back_for_the_rest_of_the_run_and_says_so_once(data, capsys):
+    model = torch.load(data["models"]["python-pickled"]["path"], weights_only=False)
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, size=(40, zoo.IN)).astype(np.int8)
+    plain = genomic.Head(model, "m", batch_size=8, genomic=False)(codes, np.arange(40))
+    head = genomic.Head(model, "m", batch_size=8, fuse=True, genomic=False)
+    head(codes[:8], np.arange(8))
+    assert isinstance(head._runner, torch.jit.ScriptModule)  # traced and fused
+
+    calls = {"n": 0}
+
+    def flaky(*inputs):
+        calls["n"] += 1
+        raise RuntimeError("oneDNN says no")
+
+    head._runner = flaky
+    got = head(codes, np.arange(40))
+    np.testing.assert_allclose(got, plain, rtol=1e-5)
+    assert calls["n"] == 1 and not torch.jit.onednn_fusion_enabled()  # never again, fusion off
+    err = capsys.readouterr().err
+    assert err.count("failed (oneDNN says no); running the model as it is for the rest of the run") == 1
+
+
+def test_messages_name_the_option_that_fixes_them(data, tmp_path, capsys):
+    from lookloss import cli
+
+    fasta = ["--sequences", str(data["fasta"]), "--targets", str(data["targets"]), "--motifs", str(data["motifs"]),
+             "--pair", "GATA_disc1", "TAL1_known1", "--link", "log1p"]
+
+    class Tupled(torch.nn.Module):  # a tuple output, given to the FASTA route without --output
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            y = self.inner(x)
+            return y, y
+
+    tupled = torch.jit.trace(Tupled(torch.load(data["models"]["python-pickled"]["path"], weights_only=False)),
+                             torch.zeros(2, 4, zoo.IN))
+    tupled.save(str(tmp_path / "tupled.pt"))
+    assert cli.main(["loss-test", "--model", str(tmp_path / "tupled.pt"), *fasta, "--out", str(tmp_path / "a")]) == 2
+    assert "choose the count output with --output INDEX" in capsys.readouterr().err
+    # an export for 64 sequences at a time, given batches of 7: the message names the dynamic batch
+    static = data["models"]["export-static-64"]["path"]
+    assert cli.main(["loss-test", "--model", str(static), *fasta, "--batch-size", "7", "--no-fuse",
+                     "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "export it with a dynamic batch" in err and "--batch-size the size it was exported with; now 7" in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
