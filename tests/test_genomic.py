@@ -18,6 +18,8 @@ import pytest
 import torch
 
 from lookloss import cli, genomic, io, layout, losstest, motifs, simulation
+from lookloss.head import Head, load_model
+from lookloss.loci import GenomicError, read_loci, read_pair
 
 from oracles import GenomicOracle  # tests/oracles.py
 
@@ -209,37 +211,37 @@ def test_the_head_passes_each_rows_controls_unchanged_and_picks_output_and_task(
     controls = rng.uniform(size=(5, 2, 30)).astype(np.float32)
     codes = rng.integers(0, 4, size=(12, 30)).astype(np.int8)
     rows = rng.integers(0, 5, size=12)
-    head = genomic.Head(Echo(), "echo", output=1, task=2, controls=controls, batch_size=5)
+    head = Head(Echo(), "echo", output=1, task=2, controls=controls, batch_size=5)
     expected = controls[rows].astype(np.float64).sum(axis=(1, 2)) + 10 * np.isin(codes, (1, 2)).sum(axis=1) + 2
     np.testing.assert_allclose(head(codes, rows), expected, rtol=1e-6)
     # reverse complement: G+C content is kept, the controls' sum too: the average is the same value
-    rc = genomic.Head(Echo(), "echo", output=1, task=2, controls=controls, rc_average=True, batch_size=7)
+    rc = Head(Echo(), "echo", output=1, task=2, controls=controls, rc_average=True, batch_size=7)
     np.testing.assert_allclose(rc(codes, rows), expected, rtol=1e-6)
     for kwargs, message in (({"output": None}, "choose one with --output"), ({"output": 2}, "--output 2 is out of range"),
                             ({"output": 1, "task": None}, "choose one with --task"),
                             ({"output": 1, "task": 3}, "--task 3 is out of range"),
                             ({"output": 0, "task": 0}, "expected one value per sequence")):
-        with pytest.raises(genomic.GenomicError, match=message.replace("(", r"\(")):
-            genomic.Head(Echo(), "echo", controls=controls, **kwargs)(codes, rows)
+        with pytest.raises(GenomicError, match=message.replace("(", r"\(")):
+            Head(Echo(), "echo", controls=controls, **kwargs)(codes, rows)
 
 
 def test_a_profile_of_another_length_than_the_out_window_is_refused_a_binned_one_is_not():
-    head = genomic.Head(torch.nn.Identity(), "m", output=1, out_window=100)
+    head = Head(torch.nn.Identity(), "m", output=1, out_window=100)
     counts = torch.zeros(2, 1)
     for profile in (torch.zeros(2, 2, 100), torch.zeros(2, 2, 50), torch.zeros(2, 100, 2)):  # bins of 2; channels last
         assert head.pick((profile, counts), 2).shape == (2,)
-    with pytest.raises(genomic.GenomicError, match="covers 80 bases .* give --out-window 80"):
+    with pytest.raises(GenomicError, match="covers 80 bases .* give --out-window 80"):
         head.pick((torch.zeros(2, 2, 80), counts), 2)
 
 
 def test_motifs_by_id_or_name_case_insensitive_and_ambiguous_names(world):
     path = world["folder"] / "motifs.meme"
-    ppms, labels = genomic.read_pair(path, ["ma0035.4", "TAL1"])
+    ppms, labels = read_pair(path, ["ma0035.4", "TAL1"])
     assert labels == ("MA0035.4", "Tal1")
     np.testing.assert_array_equal(ppms[0], motifs.read_motifs(ROOT / "resources" / "motifs.meme", ["GATA_disc1"])["GATA_disc1"])
-    with pytest.raises(genomic.GenomicError, match=r"'dup' is ambiguous .* \['X.1 Dup', 'X.2 Dup'\]"):
-        genomic.read_pair(path, ["dup", "Tal1"])
-    assert genomic.read_pair(path, ["X.2", "Tal1"])[1] == ("X.2", "Tal1")
+    with pytest.raises(GenomicError, match=r"'dup' is ambiguous .* \['X.1 Dup', 'X.2 Dup'\]"):
+        read_pair(path, ["dup", "Tal1"])
+    assert read_pair(path, ["X.2", "Tal1"])[1] == ("X.2", "Tal1")
 
 
 def test_scan_window_and_max_gap_bound_the_pairs_and_the_random_windows(sim):
@@ -268,7 +270,7 @@ def test_scan_window_and_max_gap_bound_the_pairs_and_the_random_windows(sim):
 
 def test_loci_are_centred_on_summits_or_midpoints(world):
     bed = world["folder"] / "peaks.narrowPeak"
-    summits, middles = genomic.read_loci(bed, True), genomic.read_loci(bed, False)
+    summits, middles = read_loci(bed, True), read_loci(bed, False)
     n = len(world["codes"])
     np.testing.assert_array_equal(summits["centre"][:n], world["where"]["centre"])
     np.testing.assert_array_equal(middles["centre"][:n] - summits["centre"][:n], 20)
@@ -279,12 +281,12 @@ def test_a_summit_of_minus_one_is_the_midpoint_and_shared_names_are_told_apart(t
     rows = ["chr1\t100\t200\tpeak\t0\t.\t1\t1\t1\t30", "chr1\t300\t400\tpeak\t0\t.\t1\t1\t1\t-1",
             "chr2\t100\t200\tother\t0\t.\t1\t1\t1\t0"]
     (tmp_path / "peaks.narrowPeak").write_text("\n".join(rows) + "\n")
-    loci = genomic.read_loci(tmp_path / "peaks.narrowPeak", True)
+    loci = read_loci(tmp_path / "peaks.narrowPeak", True)
     assert loci["centre"].tolist() == [130, 350, 100]  # narrowPeak's -1: no summit called
     assert loci["name"].tolist() == ["peak (line 1)", "peak (line 2)", "other"]
     (tmp_path / "bad.narrowPeak").write_text(rows[0].replace("\t30", "\t100") + "\n")  # past the end
-    with pytest.raises(genomic.GenomicError, match="line 1: expected 10 tab-separated columns .* or -1 for none"):
-        genomic.read_loci(tmp_path / "bad.narrowPeak", True)
+    with pytest.raises(GenomicError, match="line 1: expected 10 tab-separated columns .* or -1 for none"):
+        read_loci(tmp_path / "bad.narrowPeak", True)
 
 
 # ----------------------------------------------------------------------------- bpnet-lite
@@ -333,21 +335,21 @@ def test_the_fused_model_gives_the_eager_predictions(world, bpnet):
     codes = rng.integers(0, 4, size=(50, IN)).astype(np.int8)
     controls = rng.uniform(0, 3, size=(10, 2, IN)).astype(np.float32)
     rows = rng.integers(0, 10, size=50)
-    eager = genomic.Head(bpnet, "bpnet", output=1, controls=controls, batch_size=16)
-    fused = genomic.Head(bpnet, "bpnet", output=1, controls=controls, batch_size=16, fuse=True)
+    eager = Head(bpnet, "bpnet", output=1, controls=controls, batch_size=16)
+    fused = Head(bpnet, "bpnet", output=1, controls=controls, batch_size=16, fuse=True)
     np.testing.assert_allclose(fused(codes, rows), eager(codes, rows), rtol=1e-5)
     assert isinstance(fused._runner, torch.jit.ScriptModule)
     # the chosen count head only: the profile head's convolution is dead code, removed by freezing
     kinds = [node.kind() for node in fused._runner.graph.nodes()]
     assert kinds.count("aten::_convolution") == 1 + len(bpnet.rconvs)  # iconv and the dilated layers
-    exported = genomic.load_model(world["folder"] / "bpnet_counts.pt2")
-    head = genomic.Head(exported, "pt2", controls=controls, batch_size=16, fuse=True)
+    exported = load_model(world["folder"] / "bpnet_counts.pt2")
+    head = Head(exported, "pt2", controls=controls, batch_size=16, fuse=True)
     head(codes[:2], rows[:2])  # traced on a batch padded to 16 sequences, as every batch is
     np.testing.assert_allclose(head(codes, rows), eager(codes, rows), rtol=1e-5)
     for fuse in (False, True):  # a model of control tracks given none: the message says what it was given
-        with pytest.raises(genomic.GenomicError, match=r"'bpnet' fails on one-hot sequences of shape \(batch, 4, "
+        with pytest.raises(GenomicError, match=r"'bpnet' fails on one-hot sequences of shape \(batch, 4, "
                            rf"{IN}\) and no control tracks \(a model trained with them needs --control"):
-            genomic.Head(bpnet, "bpnet", output=1, batch_size=16, fuse=fuse)(codes[:2], rows[:2])
+            Head(bpnet, "bpnet", output=1, batch_size=16, fuse=fuse)(codes[:2], rows[:2])
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -414,3 +416,18 @@ def test_genomic_input_needs_its_files_and_a_usable_device(world, oracles, tmp_p
         assert run_genomic(world, tmp_path / "out", "--output", "1", "--device", "cuda") == 2
         assert "--device: device 'cuda' requested but CUDA is not available" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_run_takes_typed_options_as_the_command_line_gives_them(world, oracles, tmp_path):
+    """genomic.run(Options(...)) from Python is the command's run: the same summary."""
+    folder = world["folder"]
+    assert run_genomic(world, tmp_path / "cli", "--output", "1") == 0
+    options = genomic.Options(model=[folder / "oracle.ts"], loci=folder / "peaks.narrowPeak", summits=True,
+                              genome=folder / "genome.fa", signal=[Path(p) for p in truth_signal(world, "pos")],
+                              control=[folder / "control_+.bw", folder / "control_-.bw"], in_window=IN,
+                              out_window=OUT, motifs=folder / "motifs.meme", pair=("Gata1", "tal1"), link="log1p",
+                              output=1)
+    report = genomic.run(options)
+    from_cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    assert report.summary["p_paired"] == from_cli["p_paired"] and report.summary["call"] == from_cli["call"]
+    assert len(report.pairs) == from_cli["n_pairs"]

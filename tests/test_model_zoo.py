@@ -16,7 +16,9 @@ import torch
 
 import zoo  # tests/zoo.py
 from lookloss import config as cfg
-from lookloss import genomesim, genomic, io, motifs
+from lookloss import genomesim, io, motifs
+from lookloss.head import Head
+from lookloss.loci import extract, read_loci
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What each zoo model gets, by route: ok, or exit 2 with the message saying this.
@@ -36,10 +38,10 @@ def data(tmp_path_factory) -> dict:
     config = cfg.check(cfg.read_files([ROOT / "config.yaml", ROOT / "presets" / "genome.yaml",
                                        ROOT / "presets" / "genome-smoke.yaml"]), base_dir=ROOT)
     genomesim.write(genomesim.simulate(config, ROOT), folder)
-    loci = genomic.read_loci(folder / "peaks.narrowPeak", summits=True)
+    loci = read_loci(folder / "peaks.narrowPeak", summits=True)
     loci = loci[loci["chrom"] == "chr1"].reset_index(drop=True)
     signal = [folder / "signal" / f"additive_{s}.bw" for s in ("plus", "minus")]
-    windows = genomic.extract(loci, folder / "genome.fa", signal, None, (zoo.IN, zoo.OUT))
+    windows = extract(loci, folder / "genome.fa", signal, None, (zoo.IN, zoo.OUT))
     names = windows.loci["name"].tolist()
     codes = motifs.to_codes(windows.onehot)
     io.write_fasta(folder / "peaks.fa", [(n, "".join("ACGT"[c] for c in row)) for n, row in zip(names, codes, strict=True)])
@@ -128,8 +130,8 @@ def test_a_fused_model_that_fails_later_falls_back_for_the_rest_of_the_run_and_s
     model = torch.load(data["models"]["python-pickled"]["path"], weights_only=False)
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, size=(40, zoo.IN)).astype(np.int8)
-    plain = genomic.Head(model, "m", batch_size=8, genomic=False)(codes, np.arange(40))
-    head = genomic.Head(model, "m", batch_size=8, fuse=True, genomic=False)
+    plain = Head(model, "m", batch_size=8, genomic=False)(codes, np.arange(40))
+    head = Head(model, "m", batch_size=8, fuse=True, genomic=False)
     head(codes[:8], np.arange(8))
     assert isinstance(head._runner, torch.jit.ScriptModule)  # traced and fused
 

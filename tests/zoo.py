@@ -144,7 +144,6 @@ def build(folder, gata: np.ndarray, tal: np.ndarray) -> dict[str, dict]:
     core = Core(gata, tal, core=OUT).eval()
     x = torch.zeros(64, 4, IN)
     x[:, 0] = 1
-    ctl = torch.zeros(64, 2, IN)
     batch = torch.export.Dim("batch", min=1)
     zoo: dict[str, dict] = {}
 

@@ -294,6 +294,8 @@ def _loss_test(args: argparse.Namespace) -> None:
     import numpy as np
 
     from lookloss import genomic, io, losstest, motifs, plots
+    from lookloss.head import load_model
+    from lookloss.loci import read_pair
 
     if args.loci is not None:
         try:
@@ -313,8 +315,8 @@ def _loss_test(args: argparse.Namespace) -> None:
     names, seqs, skipped = read_sequences(args.sequences, args.non_acgt)
     targets = read_targets(args.targets, names, skipped)
     try:
-        (ppm_a, ppm_b), labels = genomic.read_pair(args.motifs, list(args.pair))
-        model = genomic.fasta_model(args, genomic.load_model(args.model[0], args.trust_pickle))
+        (ppm_a, ppm_b), labels = read_pair(args.motifs, list(args.pair))
+        model = genomic.fasta_model(args, load_model(args.model[0], args.trust_pickle))
     except losstest.LossTestError as error:
         raise UsageError(str(error)) from None
     codes = np.frombuffer("".join(seqs).encode(), dtype=np.uint8).reshape(len(seqs), -1)

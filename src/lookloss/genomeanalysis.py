@@ -1,7 +1,7 @@
 """The tests on one BPNet of the genome-scale grid, on its held-out chromosomes (docs/genome.md).
 
 :func:`analyse` runs what a user runs, ``lookloss loss-test --loci`` (the genomic route:
-:func:`lookloss.genomic.extract`, :class:`lookloss.genomic.Head`,
+:func:`lookloss.extract`, :class:`lookloss.Head`,
 :func:`lookloss.losstest.loss_test`), on the simulated peaks of the test chromosome, with
 the model's count head (output 1, ``log1p`` link), its control tracks and the planted
 GATA1 and TAL1 motifs: the paired and unpaired loss tests, the magnitude test against
@@ -43,21 +43,23 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
     ``model`` is a BPNet-shaped module (one-hot and control tracks in, ``(profile, log
     counts)`` out) with ``in_window`` inputs for the ``out_window`` of ``config["genome"]``.
     """
-    from lookloss import bpnets, genomic
+    from lookloss import bpnets
+    from lookloss.head import Head
+    from lookloss.loci import extract, read_loci
 
     sim = Path(sim)
     section = config["genome"]
     folds = json.loads((sim / "fold_0.json").read_text())
     out_w = section["out_window"]
     in_w = bpnets.in_window(out_w, section["models"]["n_layers"])
-    loci = genomic.read_loci(sim / "peaks.narrowPeak", summits=True)
+    loci = read_loci(sim / "peaks.narrowPeak", summits=True)
     loci = loci[loci["chrom"].isin(folds["test"])].reset_index(drop=True)
     signals, controls = bpnets.tracks(sim, truth)
-    windows = genomic.extract(loci, sim / "genome.fa", [Path(s) for s in signals], [Path(c) for c in controls],
+    windows = extract(loci, sim / "genome.fa", [Path(s) for s in signals], [Path(c) for c in controls],
                               (in_w, out_w))
     names = config["simulation"]["motifs"]
     ppms = motifs.read_motifs(sim / "motifs.meme", [names["gata"], names["tal"]])  # the file a user has
-    head = genomic.Head(model.eval(), "model", output=1, controls=windows.controls, batch_size=batch_size,
+    head = Head(model.eval(), "model", output=1, controls=windows.controls, batch_size=batch_size,
                         fuse=False, out_window=out_w)
     result = losstest.loss_test(head, windows.onehot, windows.targets, ppms[names["gata"]], ppms[names["tal"]],
                                 link="log1p", names=windows.loci["name"].tolist(),

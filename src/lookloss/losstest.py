@@ -65,7 +65,7 @@ ROUNDING = 1e-5
 
 #: A model as the test runs it: integer codes ``(m, L)`` (0..3 for A, C, G, T) and the
 #: row of the tested sequences each one derives from, to predictions ``(m,)`` in the
-#: link's space (:class:`lookloss.genomic.Head` is one: tuple outputs, tasks, control
+#: link's space (:class:`lookloss.head.Head` is one: tuple outputs, tasks, control
 #: tracks per row, reverse-complement averaging).
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -240,7 +240,7 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
     model : torch.nn.Module or Predictor
         A module maps one-hot ``(N, 4, L)`` (rows A, C, G, T) to ``(N,)`` or ``(N, 1)``,
         in the space ``link`` names. A :data:`Predictor` (e.g.
-        :class:`lookloss.genomic.Head`) is called with integer codes and their rows.
+        :class:`lookloss.head.Head`) is called with integer codes and their rows.
     onehot : numpy.ndarray, shape=(N, 4, L)
         Held-out sequences, one-hot (every position exactly one base).
     targets : numpy.ndarray, shape=(N,)
