@@ -161,7 +161,7 @@ def test_the_configuration_check_names_what_does_not_fit(run, tmp_path):
 def test_the_publish_command_reports_an_unfinished_run(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(f"results_dir: {tmp_path / 'empty'}\n")
     status = cli.main(["publish", "--root", str(ROOT), "--configfile", str(ROOT / "presets" / "smoke.yaml"),
-                       str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out")])
+                       str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out"), "--allow-dirty"])
     assert status == 2 and "finish the run first" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -186,3 +186,32 @@ def test_two_publishers_take_turns_on_a_folder(small_grid, tmp_path):
     other.join(30)
     assert done and set(done[0]["files"]) == {"tables/a.tsv", "tables/b.tsv"}
     assert json.loads((folder / "manifest.json").read_text())["files"] == done[0]["files"]
+
+
+def test_publishing_from_a_checkout_with_uncommitted_code_is_refused_unless_allowed(tmp_path):
+    """lookloss publish and reading --write-tables: a manifest must name the commit of the code."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "code.py").write_text("x = 1\n")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "code")
+    cli._clean_checkout(repo, repo / "paper", False)  # clean: no error
+    (repo / "paper").mkdir()
+    (repo / "paper" / "manifest.json").write_text("{}\n")
+    git("add", "-A")
+    git("commit", "-qm", "published")
+    (repo / "paper" / "manifest.json").write_text("{\"grew\": 1}\n")  # results changing: still clean
+    cli._clean_checkout(repo, repo / "paper", False)
+    (repo / "src" / "code.py").write_text("x = 2\n")
+    with pytest.raises(cli.UsageError, match="--write-tables: the checkout .* has uncommitted changes .* "
+                                             "commit first, or pass --allow-dirty"):
+        cli._clean_checkout(repo, repo / "paper", False, "--write-tables")
+    cli._clean_checkout(repo, repo / "paper", True)  # allowed: the manifest says so

@@ -228,7 +228,7 @@ def test_the_reading_command_prints_the_table_and_can_publish_it(small_grid, tmp
         "models: {archs: [arch1], l1: [0.0001], seeds: [100, 200], paddings: [valid], controls: [neg, pos]}\n"
         "training: {max_epochs: 2}\n")
     args = ["reading", "--root", str(ROOT), "--configfile", str(ROOT / "presets" / "smoke.yaml"), str(tmp_path / "c.yaml"),
-            "--published", str(paper), "--results", str(tmp_path / "reading"), "--write-tables"]
+            "--published", str(paper), "--results", str(tmp_path / "reading"), "--write-tables", "--allow-dirty"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert out.startswith("2 of 4 models, partial") and "| neg | valid | 1 |" in out

@@ -183,7 +183,7 @@ def reuse_published(smoke_run, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("published")
     (folder / "run.yaml").write_text(f"results_dir: {smoke_run}\n")
     publish = subprocess.run([sys.executable, "-m", "lookloss.cli", "publish", "--configfile", "presets/smoke.yaml",
-                              str(folder / "run.yaml"), "--out", str(folder / "published")], cwd=ROOT,
+                              str(folder / "run.yaml"), "--out", str(folder / "published"), "--allow-dirty"], cwd=ROOT,
                              capture_output=True, text=True)
     assert publish.returncode == 0, publish.stderr[-2000:]
     (folder / "reuse.yaml").write_text(f"models: {{checkpoints: {folder / 'published'}}}\n")
@@ -218,7 +218,7 @@ def test_models_from_a_published_run_give_the_same_analysis(smoke_run, reuse_pub
     before = json.loads((copy / "manifest.json").read_text())
     (tmp_path / "rederived.yaml").write_text(f"results_dir: {out}\nmodels: {{checkpoints: {copy}}}\n")
     publish = subprocess.run([sys.executable, "-m", "lookloss.cli", "publish", "--configfile", "presets/smoke.yaml",
-                              str(tmp_path / "rederived.yaml"), "--out", str(copy)], cwd=ROOT, capture_output=True,
+                              str(tmp_path / "rederived.yaml"), "--out", str(copy), "--allow-dirty"], cwd=ROOT, capture_output=True,
                              text=True)
     assert publish.returncode == 0, publish.stderr[-2000:]
     after = json.loads((copy / "manifest.json").read_text())

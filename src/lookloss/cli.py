@@ -44,11 +44,24 @@ class UsageError(Exception):
     """Bad input from the user: reported in one line, exit status 2."""
 
 
+def _clean_checkout(root: Path, out: Path, allow_dirty: bool, flag: str = "") -> None:
+    """Refuse to publish from a checkout whose tracked files differ from its commit: the manifest
+    would name a commit that is not the code that wrote it."""
+    from lookloss import provenance
+
+    state = provenance.commit(root, outputs=[out])
+    if state["uncommitted_changes"] and not allow_dirty:
+        raise UsageError(f"{flag + ': ' if flag else ''}the checkout at {str(root)!r} has uncommitted changes (git status), so the "
+                         f"manifest of {str(out)!r} would name commit {state['commit'][:12]} for code that is not "
+                         "it; commit first, or pass --allow-dirty")
+
+
 def _publish(args: argparse.Namespace) -> None:
     from lookloss import checkpoints
 
     root = Path(args.root)
     settings = _config(root, args.configfile)
+    _clean_checkout(root, args.out, args.allow_dirty)
     try:
         manifest = checkpoints.publish(settings, args.out, root=root)
     except checkpoints.CheckpointError as error:
@@ -112,6 +125,8 @@ def _reading(args: argparse.Namespace) -> None:
 
     root = Path(args.root)
     settings = _config(root, args.configfile)
+    if args.write_tables:
+        _clean_checkout(root, args.published, args.allow_dirty, "--write-tables")
     if "genome" in settings:  # the genome-scale run (presets/genome.yaml)
         _genome_reading(args, settings, root)
         return
@@ -523,6 +538,8 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
                                   "manifest (for models.checkpoints)")
     _run_arguments(publish)
     publish.add_argument("--out", required=True, type=Path, help="the published folder, e.g. paper")
+    publish.add_argument("--allow-dirty", action="store_true",
+                         help="publish although tracked files differ from the commit (the manifest says so)")
     publish.set_defaults(run=_publish)
     grow = commands.add_parser("grow", allow_abbrev=False,
                                help="train the models a published folder lacks, publishing each as it is finished",
@@ -555,7 +572,10 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
                       "results/reading)")
     read.add_argument("--write-tables", action="store_true",
                       help="also publish the tables (models, summary, consistency, power, detectors, "
-                      "detector_models) into the published folder")
+                      "detector_models) into the published folder; refused from a checkout with uncommitted "
+                      "changes")
+    read.add_argument("--allow-dirty", action="store_true",
+                      help="with --write-tables: publish although tracked files differ from the commit")
     read.add_argument("--power", action="store_true",
                       help="read a power sweep (presets/power.yaml): each test's false-positive rate at exponent 1, "
                       "its power above it and where it crosses 80%%, from tables/power.tsv")
