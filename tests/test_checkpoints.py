@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,10 +82,8 @@ def test_a_copy_without_git_takes_its_commit_from_the_environment(run, tmp_path,
     assert checkpoints.publish(run, tmp_path / "published", root=copy_root)["commit"] == ""
 
 
-def test_a_manifest_counts_changed_code_but_not_the_published_folder_it_lives_in(run, tmp_path):
-    """A checkout with its own published folder (paper/): growing that folder is no code change."""
-    import subprocess
-
+def code_repository(tmp_path: Path) -> tuple[Path, Callable[..., None]]:
+    """A folder with one code file, ``src/code.py``, and a function that runs git in it."""
     repo = tmp_path / "repo"
     (repo / "src").mkdir(parents=True)
     (repo / "src" / "code.py").write_text("x = 1\n")
@@ -92,6 +92,12 @@ def test_a_manifest_counts_changed_code_but_not_the_published_folder_it_lives_in
         subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
                        capture_output=True)
 
+    return repo, git
+
+
+def test_a_manifest_counts_changed_code_but_not_the_published_folder_it_lives_in(run, tmp_path):
+    """A checkout with its own published folder (paper/): growing that folder is no code change."""
+    repo, git = code_repository(tmp_path)
     git("init", "-q")
     checkpoints.publish(run, repo / "paper", root=repo)
     (repo / "paper" / "notes.txt").write_text("first\n")
@@ -190,16 +196,7 @@ def test_two_publishers_take_turns_on_a_folder(small_grid, tmp_path):
 
 def test_publishing_from_a_checkout_with_uncommitted_code_is_refused_unless_allowed(tmp_path):
     """lookloss publish and reading --write-tables: a manifest must name the commit of the code."""
-    import subprocess
-
-    repo = tmp_path / "repo"
-    (repo / "src").mkdir(parents=True)
-    (repo / "src" / "code.py").write_text("x = 1\n")
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
-                       capture_output=True)
-
+    repo, git = code_repository(tmp_path)
     git("init", "-q")
     git("add", "-A")
     git("commit", "-qm", "code")

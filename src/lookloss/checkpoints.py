@@ -192,14 +192,20 @@ def add_files(folder: str | Path, results: str | Path, names: Sequence[str], con
         old = read_manifest(folder) if (folder / MANIFEST).is_file() else None
         if old is not None:
             check_fits(old, config, digest, folder)
-        files = dict(old["files"]) if old else {}
-        for name in names:
-            with io.atomic_path(folder / name) as tmp:
-                shutil.copyfile(Path(results, name), tmp)
-            files[name] = sha256(folder / name)
+        files = copy_files(folder, results, names, dict(old["files"]) if old else {})
         manifest = _manifest(config, folder, files, digest, root, old.get("phases", {}) if old else {})
         io.write_json(folder / MANIFEST, manifest)
     return manifest
+
+
+def copy_files(folder: str | Path, results: str | Path, names: Sequence[str], files: dict[str, str]) -> dict[str, str]:
+    """Copy ``names`` from ``results`` into ``folder``, each atomically and in order; return ``files``
+    (name -> sha256, what the manifest lists) with theirs added."""
+    for name in names:
+        with io.atomic_path(Path(folder, name)) as tmp:
+            shutil.copyfile(Path(results, name), tmp)
+        files[name] = sha256(Path(folder, name))
+    return files
 
 
 @contextmanager

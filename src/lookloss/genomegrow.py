@@ -21,7 +21,6 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -123,11 +122,7 @@ def publish(config: Mapping[str, Any], folder: str | Path, results: str | Path, 
             else None
         if old is not None:
             check_fits(old, config, digest, folder)
-        files = dict(old["files"]) if old else {}
-        for name in names:
-            with io.atomic_path(folder / name) as tmp:
-                shutil.copyfile(Path(results, name), tmp)
-            files[name] = checkpoints.sha256(folder / name)
+        files = checkpoints.copy_files(folder, results, names, dict(old["files"]) if old else {})
         new = manifest(config, folder, files, digest, root)
         io.write_json(folder / checkpoints.MANIFEST, new)
     return new

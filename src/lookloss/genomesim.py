@@ -72,19 +72,6 @@ _GENOME, _LAYOUT, _INSTANCES, _READS, _CONTROL = range(11, 16)
 _CLEARANCE = 5
 
 
-@dataclass(frozen=True)
-class Planted:
-    """One motif as the genome simulation plants it: PPM, ΔΔG matrix, effect in reads."""
-
-    name: str
-    ppm: np.ndarray
-    ddg: np.ndarray
-
-    @property
-    def width(self) -> int:
-        return self.ppm.shape[1]
-
-
 def consensus_ppm(consensus: str, weight: float) -> np.ndarray:
     """A PPM (4, w) from an IUPAC consensus: ``weight`` shared by the bases a letter allows,
     the rest spread evenly over all four."""
@@ -97,15 +84,14 @@ def consensus_ppm(consensus: str, weight: float) -> np.ndarray:
     return ppm
 
 
-def planted_motifs(config: Mapping[str, Any], base_dir: str | Path = ".") -> dict[str, Planted]:
+def planted_motifs(config: Mapping[str, Any], base_dir: str | Path = ".") -> dict[str, simulation.Motif]:
     """GATA1 and TAL1 as the study simulates them (``simulation`` section), then the distractors."""
     sim = simulation.Simulation.from_config(config["simulation"], base_dir=base_dir)
     section = config["genome"]["distractors"]
-    out = {"gata": Planted(sim.gata.name, sim.gata.ppm, sim.gata.ddg),
-           "tal": Planted(sim.tal.name, sim.tal.ppm, sim.tal.ddg)}
+    out = {"gata": sim.gata, "tal": sim.tal}
     for name, consensus in section["motifs"].items():
         ppm = consensus_ppm(consensus, section["consensus_weight"])
-        out[name] = Planted(name, ppm, motifs.ddg_matrix(ppm, sim.background))
+        out[name] = simulation.Motif(name, ppm, motifs.ddg_matrix(ppm, sim.background))
     return out
 
 
@@ -154,7 +140,7 @@ def reverse_complement(codes: np.ndarray) -> np.ndarray:
     return (3 - codes[..., ::-1]).astype(np.int8)
 
 
-def _layout(rng: np.random.Generator, config: Mapping[str, Any], planted: Mapping[str, Planted]) -> pd.DataFrame:
+def _layout(rng: np.random.Generator, config: Mapping[str, Any], planted: Mapping[str, simulation.Motif]) -> pd.DataFrame:
     """Class, summit offset within the slot, and each motif's start (relative to the summit;
     absent: missing) and strand of every peak and negative."""
     section = config["genome"]
@@ -317,7 +303,7 @@ class Genome:
     control: list[np.ndarray]
     scales: dict[str, float]
     folds: dict[str, list[str]]
-    planted: dict[str, Planted]
+    planted: dict[str, simulation.Motif]
 
 
 def simulate(config: Mapping[str, Any], base_dir: str | Path = ".") -> Genome:
@@ -420,7 +406,7 @@ def pair_table(table: pd.DataFrame, occ: Mapping[str, np.ndarray], composite: np
 
 
 # ----------------------------------------------------------------------------- files
-def write_meme(path: Path, planted: Mapping[str, Planted]) -> None:
+def write_meme(path: Path, planted: Mapping[str, simulation.Motif]) -> None:
     """The planted motifs as a MEME minimal file, under their names."""
     text = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "",
             "Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
