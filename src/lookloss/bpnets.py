@@ -13,8 +13,10 @@ convolution, dilated residual convolutions, a profile head taking the control tr
 
 :func:`train` trains one model with ``BPNet.fit`` on ``PeakGenerator``'s batches (jitter,
 reverse-complement augmentation, negatives) on the training chromosomes, early-stopped on
-the validation chromosome's peaks, with the BPNet paper's count-loss weight (half the mean
-total counts of the training peaks) unless one is given. It then scores the best model on
+the validation chromosome's peaks, the learning rate halved whenever the validation loss
+stalls (``ReduceLROnPlateau``, which ``BPNet.fit`` steps each epoch), with the BPNet
+paper's count-loss weight (half the mean total counts of the training peaks) unless one is
+given. It then scores the best model on
 the held-out chromosome with bpnet-lite's ``calculate_performance_measures`` and writes
 ``model.pt`` (the state dict and what it was made from), ``history.tsv`` (bpnet-lite's
 log) and ``metrics.json`` (written last: a model is finished when it exists).
@@ -160,7 +162,8 @@ def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, see
         model = build(arch, grid["n_filters"], grid["n_layers"], name="model")
         model.count_loss_weight = weight
         optimizer = torch.optim.Adam(model.parameters(), lr=settings["learning_rate"])
-        model.fit(data, optimizer, X_valid=X_valid, X_ctl_valid=ctl_valid, y_valid=y_valid,
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=settings["lr_patience"])
+        model.fit(data, optimizer, scheduler=scheduler, X_valid=X_valid, X_ctl_valid=ctl_valid, y_valid=y_valid,
                   max_epochs=settings["max_epochs"], batch_size=settings["batch_size"], device="cpu",
                   early_stopping=settings["early_stopping"])
         best = torch.load("model.torch", weights_only=False)
