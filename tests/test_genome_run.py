@@ -108,3 +108,38 @@ def test_the_reading_analyses_published_models_and_writes_its_block(smoke, tmp_p
     assert "tables/flagged.tsv" in manifest["files"] and "figures/genome.png" in manifest["files"]
     summary = json.loads((Path(smoke["results_dir"]) / "analysis" / "super" / "bpnet-seed_1" / "summary.json").read_text())
     assert summary["subsets"]["all"]["true_mean_I"] > 0 and summary["truth"] == "super"
+
+
+def test_gia_and_dfim_run_on_a_bpnet_shaped_model_and_gia_sees_a_product_term(tmp_path):
+    """The study's GIA through the genome analysis: a count head with a GATA1 x TAL1 product term
+    is flagged; one additive in counts has a GIA interaction near 0 (only where an inserted
+    consensus changes the other motif's best background site: a real, tiny interaction)."""
+    import zoo  # tests/zoo.py
+
+    from lookloss import genomeanalysis, motifs
+    from lookloss.loci import extract, read_loci
+
+    config = cfg.check(cfg.read_files([ROOT / "config.yaml", *PRESETS]), base_dir=ROOT)
+    genomesim.write(genomesim.simulate(config, ROOT), tmp_path)
+    loci = read_loci(tmp_path / "peaks.narrowPeak", summits=True)
+    loci = loci[loci["chrom"] == "chr1"].reset_index(drop=True)
+    windows = extract(loci, tmp_path / "genome.fa", [tmp_path / "signal" / "super_plus.bw"],
+                      [tmp_path / "control_plus.bw", tmp_path / "control_minus.bw"], (zoo.IN, zoo.OUT))
+    ppms = motifs.read_motifs(tmp_path / "motifs.meme", ["GATA_disc1", "TAL1_known1"])
+    gata, tal = ppms["GATA_disc1"], ppms["TAL1_known1"]
+    codes = motifs.to_codes(windows.onehot)
+    from lookloss import losstest
+
+    a, b = (losstest.as_motif(m, np.full(4, 0.25), 0.001, n) for m, n in ((gata, "g"), (tal, "t")))
+    rows, a_start, b_start, _ = losstest.find_pairs(codes, a, b, 2.0, min_gap=0)
+    pairs = pd.DataFrame({"name": windows.loci["name"].to_numpy()[rows], "a_start": a_start, "b_start": b_start,
+                          "a_strand": losstest.strand_of(codes[rows], a_start, a),
+                          "b_strand": losstest.strand_of(codes[rows], b_start, b)})
+    settings = {"gia_backgrounds": 30, "gia_positions": 10, "dfim_pairs": 20, "dfim_references": 4}
+    found = {}
+    for product in (60.0, 0.0):
+        model = zoo.Profiled(zoo.Core(gata, tal, core=zoo.OUT, product=product), "tuple", zoo.OUT).eval()
+        found[product] = genomeanalysis.detect(model, windows, pairs, gata, tal, settings)
+    assert found[60.0]["p_gia"] < 0.01 and found[60.0]["mean_I_gia"] > 0
+    assert found[0.0]["mean_abs_I_gia"] < 0.05 * found[60.0]["mean_abs_I_gia"]
+    assert all(np.isfinite(found[p]["mean_fis"]) and 0 <= found[p]["p_dfim"] <= 1 for p in found)

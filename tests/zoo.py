@@ -16,12 +16,12 @@ import torch
 
 
 class Core(torch.nn.Module):
-    """``log1p(20 + 40 g + 40 t + 60 g t)``; g and t are the best GATA1 and TAL1 log-odds of a
+    """``log1p(20 + 40 g + 40 t + product g t)`` (product 60 by default); g and t are the best GATA1 and TAL1 log-odds of a
     sequence's centred ``core`` bases (either strand), squashed by a sigmoid."""
 
-    def __init__(self, gata: np.ndarray, tal: np.ndarray, core: int = 200) -> None:
+    def __init__(self, gata: np.ndarray, tal: np.ndarray, core: int = 200, product: float = 60.0) -> None:
         super().__init__()
-        self.core = core
+        self.core, self.product = core, product
         for name, ppm in (("gata", gata), ("tal", tal)):
             logodds = torch.from_numpy(np.log(ppm * 0.999 + 0.00025) - np.log(0.25)).float()
             both = torch.stack([logodds, logodds.flip(0, 1)])  # the motif and its reverse complement
@@ -34,7 +34,7 @@ class Core(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         g, t = self.occupancy(x, self.gata), self.occupancy(x, self.tal)
-        return torch.log1p(20 + 40 * g + 40 * t + 60 * g * t)
+        return torch.log1p(20 + 40 * g + 40 * t + self.product * g * t)
 
 
 class Counts(torch.nn.Module):

@@ -49,14 +49,25 @@ def _base():
     return BPNet
 
 
+class Log1p(torch.nn.Module):
+    """``log(1 + x)`` as a module, so that DeepLIFT rescales it (:data:`lookloss.detectors.NONLINEAR`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(x)
+
+
 class AdditiveBPNet(_base()):  # type: ignore[misc]
-    """bpnet-lite's BPNet with a count head that adds in counts (see the module docstring)."""
+    """bpnet-lite's BPNet with a count head that adds in counts (see the module docstring).
+
+    Its nonlinearities are modules (``softplus``, ``log1p``), which DeepLIFT's hooks see.
+    """
 
     def __init__(self, n_filters: int = 64, n_layers: int = 8, n_outputs: int = 2, n_control_tracks: int = 2,
                  **kwargs: Any) -> None:
         super().__init__(n_filters=n_filters, n_layers=n_layers, n_outputs=n_outputs,
                          n_control_tracks=n_control_tracks, **kwargs)
         self.linear = torch.nn.Linear(n_filters + n_control_tracks, 1)
+        self.softplus, self.log1p = torch.nn.Softplus(), Log1p()
 
     def forward(self, X: torch.Tensor, X_ctl: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         start, end = self.trimming, X.shape[2] - self.trimming
@@ -66,8 +77,8 @@ class AdditiveBPNet(_base()):  # type: ignore[misc]
         X_w_ctl = X if X_ctl is None else torch.cat([X, X_ctl], dim=1)
         y_profile = self.fconv(X_w_ctl)[:, :, start:end]
         pooled = X_w_ctl[:, :, max(start - 37, 0):end + 37]
-        per_base = torch.nn.functional.softplus(self.linear(pooled.transpose(1, 2)))
-        return y_profile, torch.log1p(per_base.sum(dim=(1, 2))).reshape(X.shape[0], 1)
+        per_base = self.softplus(self.linear(pooled.transpose(1, 2)))
+        return y_profile, self.log1p(per_base.sum(dim=(1, 2))).reshape(X.shape[0], 1)
 
 
 def build(arch: str, n_filters: int, n_layers: int, name: str | None = None) -> torch.nn.Module:

@@ -185,7 +185,7 @@ def consensus(ppm: np.ndarray) -> torch.Tensor:
 # ----------------------------------------------------------------------------- DFIM
 def dfim(model: torch.nn.Module, X: torch.Tensor, knocked_out: Sequence[torch.Tensor], starts: np.ndarray,
          widths: tuple[int, int], references: torch.Tensor, args: tuple | None = None, batch_size: int = 1024,
-         device: str | torch.device = "cpu") -> np.ndarray:
+         device: str | torch.device = "cpu", nonlinear: Mapping[type, Any] | None = None) -> np.ndarray:
     """Feature interaction scores of two motifs in each sequence, both directions.
 
     Parameters
@@ -205,6 +205,8 @@ def dfim(model: torch.nn.Module, X: torch.Tensor, knocked_out: Sequence[torch.Te
     args, batch_size, device
         As tangermeme's ``deep_lift_shap`` takes them (``batch_size``: sequence-reference
         pairs per pass).
+    nonlinear : mapping, optional
+        More modules for DeepLIFT to rescale, besides :data:`NONLINEAR` (a model's own).
 
     Returns
     -------
@@ -219,7 +221,7 @@ def dfim(model: torch.nn.Module, X: torch.Tensor, knocked_out: Sequence[torch.Te
     """
     dtype = _dtype(model)
     run = {"args": args, "batch_size": batch_size, "device": device, "dtype": dtype,
-           "references": references.to(dtype), "additional_nonlinear_ops": NONLINEAR}
+           "references": references.to(dtype), "additional_nonlinear_ops": {**NONLINEAR, **(nonlinear or {})}}
     rows = np.arange(len(X))
     windows = [np.asarray(starts)[:, k, None] + np.arange(w)[None, :] for k, w in enumerate(widths)]
 

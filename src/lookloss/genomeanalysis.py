@@ -12,8 +12,13 @@ truth whether the pair is in the cooperative arrangement. The four tests are rer
 the pairs inside and outside that arrangement (:func:`lookloss.losstest.summarise` on the
 rows of each), so that a table can say whether a test localises the interaction.
 
-GIA and DFIM (:mod:`lookloss.detectors`) are written for the study's one-input networks
-and sequences; they do not run on a BPNet yet (the registry of issue 38 is to make them).
+GIA and DFIM (:mod:`lookloss.detectors`, the study's implementations and settings, the
+``detectors`` config section) run on the same model through :class:`LogCounts` (its count
+head mapped to counts, a module DeepLIFT rescales) with each sequence's control tracks as
+tangermeme's ``args`` (:func:`detect`): GIA on dinucleotide shuffles of held-out peak windows
+with the consensus of each motif at the positions (and strands) of a fixed subsample of the
+tested pairs, against random k-mers there; DFIM on a fixed subsample of the tested pairs,
+each motif knocked out by random bases, against the same on dinucleotide-shuffled copies.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from lookloss import io, losstest, motifs
 
+# Stream keys of the detectors' random draws here (lookloss.simulation.stream of the analysis seed).
+_BACKGROUNDS, _POSITIONS, _KMERS, _PAIRS, _REFERENCES, _KNOCKOUTS = 31, 32, 33, 34, 35, 36
 #: Fewest bases between the two tested instances: adjacent instances count, so that the
 #: composite arrangement (a gap of 7-11 bases, below the study's rule of 15 for these motifs)
 #: is tested as it is planted.
@@ -66,9 +74,11 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
                                 motif_names=(names["gata"], names["tal"]), seed=seed,
                                 scan_window=out_w, min_gap=MIN_GAP)
     pairs = join_truth(result.pairs, sim, truth, in_w)
+    found = detect(model, windows, result.pairs, ppms[names["gata"]], ppms[names["tal"]], config.get("detectors", {}),
+                   seed)
     summary = {"truth": truth, "in_window": in_w, "out_window": out_w, "n_loci": len(windows.targets),
                **{k: v for k, v in result.summary.items() if k != "alpha"}, "alpha": result.summary["alpha"],
-               "subsets": {}}
+               **found, "subsets": {}}
     masks = {"all": np.ones(len(pairs), bool)}
     if truth == "spacing":  # does a test localise the interaction to its window?
         masks.update(inside=pairs["composite"].to_numpy(), outside=~pairs["composite"].to_numpy())
@@ -153,3 +163,95 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
             write(pairs, summary, out)
         summaries.append(json.loads(stamp.read_text()))
     return summaries
+
+
+class LogCounts(torch.nn.Module):
+    """A BPNet-shaped model's count head (output 1, log counts) as counts ``(N, 1)``: ``expm1`` a
+    module of its own, so that DeepLIFT treats it as a nonlinearity (:data:`NONLINEAR`)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model, self.counts = model, Expm1()
+
+    def forward(self, x: torch.Tensor, ctl: torch.Tensor) -> torch.Tensor:
+        return self.counts(self.model(x, ctl)[1].reshape(len(x), 1))
+
+
+class Expm1(torch.nn.Module):
+    """``exp(x) - 1``, elementwise."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.expm1(x)
+
+
+def _nonlinear() -> dict:
+    """The modules DeepLIFT rescales here besides tangermeme's and the study's own."""
+    from tangermeme.deep_lift_shap import _nonlinear as rule
+
+    from lookloss import bpnets
+
+    return {Expm1: rule, bpnets.Log1p: rule}
+
+
+def detect(model: torch.nn.Module, windows: Any, pairs: pd.DataFrame, gata: np.ndarray, tal: np.ndarray,
+           settings: Mapping[str, int], seed: int = 0) -> dict[str, Any]:
+    """GIA and DFIM on one BPNet (see the module docstring): statistics and p-values, as the
+    study's :func:`lookloss.detectors.run` reports them."""
+    import time
+
+    from tangermeme.ersatz import dinucleotide_shuffle
+
+    from lookloss import detectors, simulation
+
+    settings = {"gia_backgrounds": 1000, "gia_positions": 20, "dfim_pairs": 200, "dfim_references": 20,
+                **dict(settings)}
+    net = LogCounts(model.eval())
+    rows_of = {name: i for i, name in enumerate(windows.loci["name"])}
+    rows = np.array([rows_of[n] for n in pairs["name"]])
+    codes = motifs.to_codes(windows.onehot)
+    ctl = torch.from_numpy(np.ascontiguousarray(windows.controls)).float()
+    widths = (gata.shape[1], tal.shape[1])
+    start = time.perf_counter()
+    # GIA: shuffled held-out windows as backgrounds, with their own control tracks
+    picks = simulation.stream(seed, _BACKGROUNDS).integers(0, len(codes), size=settings["gia_backgrounds"])
+    backgrounds = dinucleotide_shuffle(torch.from_numpy(motifs.to_onehot(codes[picks])), n=1,
+                                       random_state=simulation.shuffle_seed(simulation.stream(seed, _BACKGROUNDS, 1)))
+    backgrounds = backgrounds[:, 0].float()
+    k = min(settings["gia_positions"], len(pairs))
+    chosen = np.sort(simulation.stream(seed, _POSITIONS).choice(len(pairs), size=k, replace=False))
+    positions = pairs[["a_start", "b_start"]].to_numpy()[chosen]
+    patterns = []
+    for ppm, strand in ((gata, pairs["a_strand"].to_numpy()[chosen]), (tal, pairs["b_strand"].to_numpy()[chosen])):
+        forward = detectors.consensus(ppm)
+        patterns.append(torch.cat([forward.flip(1, 2) if s == "-" else forward for s in strand]).float())
+    kmer_rng = simulation.stream(seed, _KMERS)
+    kmers = [torch.from_numpy(motifs.to_onehot(simulation.random_bases(kmer_rng, k, w))).float() for w in widths]
+    args = (ctl[picks],)
+    real = detectors.gia(net, backgrounds, patterns, positions, args=args, batch_size=256)
+    null = detectors.gia(net, backgrounds, kmers, positions, args=args, batch_size=256)
+    i_real = detectors._rounded(real[:, 0], real[:, 1])
+    i_null = detectors._rounded(null[:, 0], null[:, 1])
+    middle = time.perf_counter()
+    # DFIM: tested pairs, each motif knocked out by random bases; the null on shuffled copies
+    n = min(settings["dfim_pairs"], len(pairs))
+    take = np.sort(simulation.stream(seed, _PAIRS).choice(len(pairs), size=n, replace=False))
+    starts = pairs[["a_start", "b_start"]].to_numpy()[take].astype(np.int64)
+    ko_rng, ref_rng = simulation.stream(seed, _KNOCKOUTS), simulation.stream(seed, _REFERENCES)
+    scores = []
+    for shuffled in (False, True):
+        seqs = codes[rows[take]]
+        if shuffled:
+            seqs = simulation.shuffle_dinucleotides(seqs, simulation.shuffle_seed(ko_rng))
+        knocked = [simulation.embed(seqs, starts[:, j], simulation.random_bases(ko_rng, n, widths[j])) for j in (0, 1)]
+        X = torch.from_numpy(motifs.to_onehot(seqs)).float()
+        references = dinucleotide_shuffle(X, n=settings["dfim_references"],
+                                          random_state=simulation.shuffle_seed(ref_rng))
+        table = detectors.dfim(net, X, [torch.from_numpy(motifs.to_onehot(c)).float() for c in knocked], starts,
+                               widths, references, args=(ctl[rows[take]],), batch_size=256, nonlinear=_nonlinear())
+        scores.append(detectors._fis(table))
+    return {"n_gia_positions": k, "n_gia_backgrounds": len(backgrounds),
+            "mean_abs_I_gia": float(np.abs(i_real).mean()), "mean_I_gia": float(i_real.mean()),
+            "mean_abs_I_gia_null": float(np.abs(i_null).mean()),
+            "p_gia": detectors.greater(np.abs(i_real), np.abs(i_null)), "gia_seconds": middle - start,
+            "n_dfim_pairs": n, "mean_fis": float(scores[0].mean()), "mean_fis_null": float(scores[1].mean()),
+            "p_dfim": detectors.greater(scores[0], scores[1]), "dfim_seconds": time.perf_counter() - middle}

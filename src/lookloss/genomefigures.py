@@ -1,4 +1,4 @@
-"""The genome-scale run's figure: the fraction of models each test flags, per truth and architecture."""
+"""The genome-scale run's figure: the fraction of models each detector flags, per truth and architecture."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from lookloss.genometables import TESTS  # noqa: E402
+from lookloss.genometables import DETECTORS, TESTS  # noqa: E402
+
+#: Every detector of the figure, the study's four tests first.
+SHOWN = [*TESTS, *DETECTORS]
 
 #: Panels: (truth, subset, title).
 PANELS = (("additive", "all", "additive truth (true I = 0)"), ("super", "all", "super-additive truth"),
@@ -18,8 +21,9 @@ PANELS = (("additive", "all", "additive truth (true I = 0)"), ("super", "all", "
 
 
 def flagged_figure(flagged: pd.DataFrame) -> plt.Figure:
-    """One panel per truth (and the spacing truth's two subsets): for each test, the fraction of
-    each architecture's models it flags, with Wilson 95% intervals."""
+    """One panel per truth (and the spacing truth's two subsets): for each test and detector, the
+    fraction of each architecture's models it flags, with Wilson 95% intervals (GIA and DFIM
+    score a model as a whole: they have no bar for a subset of its pairs)."""
     sns.set_theme(style="whitegrid", context="paper")
     archs = sorted(a for a in flagged["arch"].unique() if a != "all")
     palette = dict(zip(archs, sns.color_palette("colorblind", len(archs)), strict=True))
@@ -32,13 +36,13 @@ def flagged_figure(flagged: pd.DataFrame) -> plt.Figure:
             if row.empty:
                 continue
             row = row.iloc[0]
-            x = [i + (j - (len(archs) - 1) / 2) * width for i in range(len(TESTS))]
-            share = [row[f"n_{t}"] / row["n_models"] for t in TESTS]
-            low = [s - row[f"low_{t}"] for s, t in zip(share, TESTS, strict=True)]
-            high = [row[f"high_{t}"] - s for s, t in zip(share, TESTS, strict=True)]
+            x = [i + (j - (len(archs) - 1) / 2) * width for i in range(len(SHOWN))]
+            share = [row[f"n_{t}"] / row[f"of_{t}"] if row[f"of_{t}"] else float("nan") for t in SHOWN]
+            low = [s - row[f"low_{t}"] for s, t in zip(share, SHOWN, strict=True)]
+            high = [row[f"high_{t}"] - s for s, t in zip(share, SHOWN, strict=True)]
             ax.bar(x, share, width=width, color=palette[arch], label=f"{arch} (n = {int(row['n_models'])})")
             ax.errorbar(x, share, yerr=[low, high], fmt="none", ecolor="0.2", capsize=2, lw=0.8)
-        ax.set_xticks(range(len(TESTS)), list(TESTS), rotation=30, ha="right")
+        ax.set_xticks(range(len(SHOWN)), SHOWN, rotation=30, ha="right")
         ax.set_title(title, fontsize=9)
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("fraction of models flagged")

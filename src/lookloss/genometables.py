@@ -16,8 +16,10 @@ from lookloss import stats
 #: Columns of the fit table, after the model's identity.
 FIT_COLUMNS = ("count_pearson", "count_spearman", "count_mse", "profile_pearson", "profile_jsd", "epochs",
                "best_epoch", "count_loss_weight", "train_seconds")
-#: The four tests: name in the tables, p-value key of a summary.
+#: The four tests: name in the tables, p-value key of a summary (per subset of pairs).
 TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "random-position": "p_randpos", "magnitude": "p_magnitude"}
+#: The two detectors of the field (per model, on all pairs): name, p-value key.
+DETECTORS = {"gia": "p_gia", "dfim": "p_dfim"}
 
 
 def fit_table(metrics: Sequence[str | Path]) -> pd.DataFrame:
@@ -56,7 +58,8 @@ def model_table(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                          "n_pairs": tests["n_pairs"], "planted_fraction": tests["planted_fraction"],
                          "true_mean_I": tests["true_mean_I"], "mean_I": tests["mean_I"],
                          "mean_abs_I": tests["mean_abs_I"], "mean_abs_I_null": tests.get("mean_abs_I_null"),
-                         "median_delta": tests["median_delta"], **{p: tests[p] for p in TESTS.values()}})
+                         "median_delta": tests["median_delta"], **{p: tests[p] for p in TESTS.values()},
+                         **{p: s.get(p) if subset == "all" else None for p in DETECTORS.values()}})
     return pd.DataFrame(rows).sort_values(["truth", "subset", "arch", "seed"]).reset_index(drop=True)
 
 
@@ -73,10 +76,11 @@ def flagged_table(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
                                    "mean_abs_I": float(part["mean_abs_I"].mean()),
                                    "mean_abs_I_null": float(part["mean_abs_I_null"].mean()),
                                    "median_delta": float(part["median_delta"].median())}
-            for name, column in TESTS.items():
-                k = int((part[column] < alpha).sum())
-                low, high = stats.wilson(k, len(part))
-                row.update({f"n_{name}": k, f"low_{name}": low, f"high_{name}": high})
+            for name, column in {**TESTS, **DETECTORS}.items():
+                values = pd.to_numeric(part[column], errors="coerce").dropna()
+                k = int((values < alpha).sum())
+                low, high = stats.wilson(k, len(values))
+                row.update({f"n_{name}": k, f"of_{name}": len(values), f"low_{name}": low, f"high_{name}": high})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -97,8 +101,8 @@ def consistency(models: pd.DataFrame, alpha: float, fraction: float = 0.5) -> pd
 
 
 def _cell(row: pd.Series, name: str) -> str:
-    k, n = int(row[f"n_{name}"]), int(row["n_models"])
-    return f"{k}/{n} [{row[f'low_{name}']:.2f}, {row[f'high_{name}']:.2f}]"
+    k, n = int(row[f"n_{name}"]), int(row[f"of_{name}"])
+    return f"{k}/{n} [{row[f'low_{name}']:.2f}, {row[f'high_{name}']:.2f}]" if n else "–"
 
 
 def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limits: pd.DataFrame) -> str:
@@ -108,7 +112,7 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
 
     shown = flagged[(flagged["subset"] == "all") | (flagged["truth"] == "spacing")]
     table = pd.DataFrame({"truth": shown["truth"], "pairs": shown["subset"], "arch": shown["arch"],
-                          **{name: [_cell(r, name) for _, r in shown.iterrows()] for name in TESTS},
+                          **{name: [_cell(r, name) for _, r in shown.iterrows()] for name in {**TESTS, **DETECTORS}},
                           "mean I (true)": [f"{a:+.1f} ({b:+.1f})" for a, b in
                                             zip(shown["mean_I"], shown["true_mean_I"], strict=True)],
                           "mean abs I / null": [f"{a:.1f} / {b:.1f}" for a, b in
