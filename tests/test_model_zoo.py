@@ -88,10 +88,12 @@ def test_a_valid_model_gives_the_same_answer_fused_and_not_or_a_clear_error(data
 
 @pytest.mark.slow
 @pytest.mark.parametrize("batch_size", ["1", "7", "64"])
-def test_the_p_values_do_not_move_with_the_batch_size(data, tmp_path, batch_size):
-    """A float32 BPNet: every batch size and fusion give the same pairs with zero Δ, and p-values
-    to 1e-6 relative (the reference: batch size 64, fused)."""
-    entry = data["models"]["bpnet-controls"]
+@pytest.mark.parametrize("name", ["bpnet-controls", "tuple-output"])
+def test_the_p_values_do_not_move_with_the_batch_size(data, tmp_path, batch_size, name):
+    """Float32 models with control tracks, a random BPNet and one with a real interaction: every
+    batch size and fusion give the same pairs with zero Δ, and p-values to 1e-6 relative (the
+    reference: batch size 64, fused)."""
+    entry = data["models"][name]
     reference = zoo.run({**entry, "extra": [*entry["extra"], "--batch-size", "64"]}, "genomic", True, data,
                         tmp_path / "reference")["summary"]
     for fuse in (True, False):
