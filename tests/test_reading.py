@@ -238,6 +238,11 @@ def test_the_reading_command_prints_the_table_and_can_publish_it(small_grid, tmp
     assert {"tables/detectors.tsv", "tables/detector_models.tsv"} <= set(manifest["files"])
     assert len(pd.read_csv(paper / "tables" / "models.tsv", sep="\t")) == 2
     assert "- cpu (" in out and ", 1 thread per model): 2 models, " in out
+    front = tmp_path / "FRONT.md"
+    front.write_text("# x\n<!-- answer:start -->\nold\n<!-- answer:end -->\nend\n")
+    assert cli.main([*args, "--front", str(front)]) == 0
+    assert "| detector | neg valid | pos valid |" in front.read_text() and "old" not in front.read_text()
+    capsys.readouterr()
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- power:start -->\nnot yet run\n<!-- power:end -->\nend\n")
     assert cli.main([*args, "--power", "--readme", str(readme)]) == 0  # neg: exponent 1, pos: 1.5
@@ -245,12 +250,12 @@ def test_the_reading_command_prints_the_table_and_can_publish_it(small_grid, tmp
     assert "| test | padding | fpr | power 1.5 | crossing |" in out and "| paired | valid | " in out
     assert out in readme.read_text() and readme.read_text().endswith("<!-- power:end -->\nend\n")
     assert "| padding | exponent 1 | exponent 1.5 |" in out  # each control's strength
-    assert cli.main([*args[:-5], "--published", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]) == 2
+    assert cli.main([*args[:-6], "--published", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]) == 2
     assert "nowhere/manifest.json' does not exist" in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 
-def test_the_readme_shows_the_table_of_the_published_tables():
-    """README "Results at paper scale" = lookloss.reading of paper/tables/models.tsv."""
+def test_the_paper_page_shows_the_table_of_the_published_tables():
+    """paper/README.md = lookloss.reading of paper/tables/models.tsv."""
     models_tsv = ROOT / "paper" / "tables" / "models.tsv"
     if not models_tsv.is_file():
         pytest.skip("no paper-scale tables published yet")
@@ -261,9 +266,9 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     summary = pd.read_csv(ROOT / "paper" / "tables" / "summary.tsv", sep="\t")
     table = reading.reading_table(models, manifest["config"]["analysis"]["alpha"], 45, groups, summary)
     expected = reading.markdown(table)
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "paper" / "README.md").read_text()
     block = re.search(r"<!-- reading:start -->\n(.*?)<!-- reading:end -->", readme, re.S)
-    assert block, "README lacks the <!-- reading:start --> ... <!-- reading:end --> block"
+    assert block, "paper/README.md lacks the <!-- reading:start --> ... <!-- reading:end --> block"
     assert expected in block.group(1)
     assert reading.markdown(reading.paper_differences(table, summary=summary)) in block.group(1)
     n, grid = len(models), manifest["n_grid"]
@@ -273,15 +278,29 @@ def test_the_readme_shows_the_table_of_the_published_tables():
     if found.is_file():
         table = reading.detector_reading(pd.read_csv(found, sep="\t"), groups)
         assert reading.markdown(table) in block.group(1)
-    assert reading.figure_gallery(ROOT / "paper", manifest, ROOT, ROOT) in block.group(1)
+    assert reading.figure_gallery(ROOT / "paper", manifest, ROOT / "paper", ROOT) in block.group(1)
 
 
-def test_the_readme_shows_the_power_reading_of_the_published_power_table():
-    """README "How strong must an interaction be?" = lookloss reading --power of paper/power."""
-    power_tsv = ROOT / "paper" / "power" / "tables" / "power.tsv"
+def test_the_front_page_shows_what_each_detector_flags_in_the_published_tables():
+    """README.md's answer = the detector table of paper/tables/detectors.tsv, its numbers in the prose too."""
+    manifest = json.loads((ROOT / "paper" / "manifest.json").read_text())
+    grid = manifest["config"]["models"]
+    groups = [(c, p) for c in grid["controls"] for p in grid["paddings"]]
+    table = reading.detector_reading(pd.read_csv(ROOT / "paper" / "tables" / "detectors.tsv", sep="\t"), groups)
     readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- answer:start -->\n(.*?)<!-- answer:end -->", readme, re.S)
+    assert block and block.group(1) == reading.markdown(table)
+    loss = table.set_index("detector").loc["loss"]
+    assert f"fooled by {int(loss['neg same'].split('/')[0])} of 45" in readme
+    assert len(readme.splitlines()) <= 120 and readme.index("<!-- answer:start -->") < 1200  # on the first screen
+
+
+def test_the_power_page_shows_the_power_reading_of_the_published_power_table():
+    """paper/power/README.md = lookloss reading --power of paper/power."""
+    power_tsv = ROOT / "paper" / "power" / "tables" / "power.tsv"
+    readme = (ROOT / "paper" / "power" / "README.md").read_text()
     block = re.search(r"<!-- power:start -->\n(.*?)<!-- power:end -->", readme, re.S)
-    assert block, "README lacks the <!-- power:start --> ... <!-- power:end --> block"
+    assert block, "paper/power/README.md lacks the <!-- power:start --> ... <!-- power:end --> block"
     if not power_tsv.is_file():
         assert block.group(1) == "Not yet run.\n"
         return
@@ -291,4 +310,5 @@ def test_the_readme_shows_the_power_reading_of_the_published_power_table():
     assert f"{n} of {manifest['n_grid']} models, {'complete' if n == manifest['n_grid'] else 'partial'}" in block.group(1)
     assert reading.markdown(reading.power_reading(power)) in block.group(1)
     assert reading.markdown(reading.strengths(power)) in block.group(1)
-    assert reading.figure_gallery(ROOT / "paper" / "power", manifest, ROOT, ROOT, ("power",)) in block.group(1)
+    assert reading.figure_gallery(ROOT / "paper" / "power", manifest, ROOT / "paper" / "power", ROOT,
+                                  ("power",)) in block.group(1)

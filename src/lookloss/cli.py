@@ -170,9 +170,12 @@ def _reading(args: argparse.Namespace) -> None:
                                      ("power",) if args.power else reading.README_FIGURES)
     text += f"\nAs published in {args.published}:\n\n{gallery}" if gallery else ""
     print(text, end="")
-    if args.readme is not None:
+    blocks = [] if args.readme is None else [(args.readme, text, "power" if args.power else "reading")]
+    if args.front is not None:  # the front page's table: what each detector flags
+        blocks.append((args.front, reading.markdown(found), "answer"))
+    for path, block, name in blocks:
         try:
-            reading.write_readme_block(args.readme, text, "power" if args.power else "reading")
+            reading.write_readme_block(path, block, name)
         except (OSError, ValueError) as error:
             raise UsageError(str(error)) from None
 
@@ -581,7 +584,10 @@ def _published_arguments(commands: argparse._SubParsersAction) -> None:
                       "its power above it and where it crosses 80%%, from tables/power.tsv")
     read.add_argument("--readme", type=Path,
                       help="also write the text into this file's <!-- reading:start --> block (with --power: its "
-                      "<!-- power:start --> block)")
+                      "<!-- power:start --> block), e.g. paper/README.md")
+    read.add_argument("--front", type=Path,
+                      help="also write the table of what each detector flags into this file's <!-- answer:start --> "
+                      "block (the front page: README.md)")
     _run_arguments(read)
     read.set_defaults(run=_reading)
 

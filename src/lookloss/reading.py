@@ -1,7 +1,8 @@
 """The study's answer from a published folder, as far as it has grown (``lookloss reading``).
 
-While the paper-scale run grows (:mod:`lookloss.grow`), the README shows the study's
-table for the models published so far. :func:`analyse_published` rebuilds the
+While the paper-scale run grows (:mod:`lookloss.grow`), ``paper/README.md`` shows the
+study's table for the models published so far (and the front page, ``README.md``, what each
+detector flags). :func:`analyse_published` rebuilds the
 simulation, checks it and every model against the folder's manifest, analyses each
 published model once (:func:`lookloss.jobs.analyse_models`, the workflow's analysis
 job), runs the two extra detectors on it (:func:`lookloss.jobs.detect_models`) and
@@ -9,7 +10,7 @@ writes the study's tables (:func:`lookloss.jobs.write_tables`,
 :func:`lookloss.jobs.write_detector_table`); :func:`reading_table` condenses them per
 control x padding, beside what the paper reported (:data:`PAPER`),
 :func:`detector_reading` counts each detector's flags, and :func:`markdown` renders
-both for the README. For a power sweep (``presets/power.yaml``), :func:`power_reading`
+both for those pages. For a power sweep (``presets/power.yaml``), :func:`power_reading`
 gives each test's false-positive rate, its power and where it crosses 80%.
 
 Once the folder is complete, the workflow's checkpoint route
@@ -440,7 +441,8 @@ def _share(row: pd.Series) -> str:
 #: The README's blocks that :func:`write_readme_block` fills, by name.
 README_BLOCKS = {"reading": ("<!-- reading:start -->\n", "<!-- reading:end -->"),
                  "power": ("<!-- power:start -->\n", "<!-- power:end -->"),
-                 "genome": ("<!-- genome:start -->\n", "<!-- genome:end -->")}
+                 "genome": ("<!-- genome:start -->\n", "<!-- genome:end -->"),
+                 "answer": ("<!-- answer:start -->\n", "<!-- answer:end -->")}
 
 
 def write_readme_block(path: str | Path, text: str, block: str = "reading") -> None:
