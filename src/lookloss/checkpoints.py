@@ -284,9 +284,9 @@ def _differences(manifest: Mapping[str, Any], config: Mapping[str, Any]) -> list
 
 def grid_models(config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(control, padding, model folder) of every model the configuration's grid holds."""
-    grid = config["models"]
-    return [(c, p, layout.model_id(a, l1, s)) for c in grid["controls"] for p in grid["paddings"]
-            for a in grid["archs"] for l1 in grid["l1"] for s in grid["seeds"]]
+    from lookloss.config import grid
+
+    return [(i["control"], i["padding"], layout.model_id(i["arch"], i["l1"], i["seed"])) for i in grid(config)]
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:

@@ -172,6 +172,26 @@ def _semantic_problems(config: Mapping[str, Any], base_dir: Path) -> list[str]:
 FUSION_KEYS = ("fuse", "max_fused")
 
 
+def grid(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every model of the study's grid (``models``), control by control, then padding, architecture,
+    L1 weight and seed: the one list the workflow's rules, ``lookloss grow``, the published folders
+    and the reading take their models from (each in its own order)."""
+    models = config["models"]
+    return [{"control": c, "padding": p, "arch": a, "l1": float(l1), "seed": int(s)}
+            for c in models["controls"] for p in models["paddings"] for a in models["archs"]
+            for l1 in models["l1"] for s in models["seeds"]]
+
+
+def fuse_training(config: Mapping[str, Any], gpu: bool) -> bool:
+    """``training.fuse`` resolved: ``auto`` fuses where training runs on a GPU, that is where
+    ``training.device`` is ``cuda``, or ``auto`` and ``gpu`` (one is visible, or the profile gives
+    the training jobs one). On the CPU fusing measured slower (BENCHMARKS.md)."""
+    setting, device = config["training"]["fuse"], config["training"]["device"]
+    if setting != "auto":
+        return bool(setting)
+    return device == "cuda" or (device == "auto" and gpu)
+
+
 def training_job_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The ``training`` section as a training job takes it: what the models compute.
 

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from lookloss import checkpoints, io, layout
-from lookloss.config import training_job_settings
+from lookloss.config import fuse_training, grid, training_job_settings
 
 log = logging.getLogger("lookloss")
 #: What a simulated folder was made from (the ``simulation`` section), written beside it.
@@ -64,10 +64,12 @@ def grid_order(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     padding x architecture once. After any prefix, every control x padding x
     architecture holds the same number of models, give or take one.
     """
-    grid = config["models"]
-    return [{"control": c, "padding": p, "arch": a, "l1": float(l1), "seed": int(s)}
-            for s in grid["seeds"] for l1 in grid["l1"] for a in grid["archs"]
-            for p in grid["paddings"] for c in grid["controls"]]
+    models = config["models"]
+    rank = {key: {v: i for i, v in enumerate(models[name])} for key, name in
+            (("seed", "seeds"), ("l1", "l1"), ("arch", "archs"), ("padding", "paddings"), ("control", "controls"))}
+    rank["l1"] = {float(v): i for v, i in rank["l1"].items()}
+    return sorted(grid(config), key=lambda i: tuple(rank[k][i[k]] for k in ("seed", "l1", "arch", "padding",
+                                                                             "control")))
 
 
 def key(identity: Mapping[str, Any]) -> str:
@@ -370,13 +372,11 @@ def pace(trained: int, seconds: float, left: int) -> str:
 
 
 def fuse(config: Mapping[str, Any]) -> bool:
-    """``training.fuse`` resolved as the workflow resolves it: ``auto`` fuses where a GPU is visible."""
+    """``training.fuse`` resolved as the workflow resolves it (:func:`lookloss.config.fuse_training`):
+    here, on this machine, where no profile assigns GPUs, ``auto`` fuses where a GPU is visible."""
     from lookloss.devices import gpu_visible
 
-    setting, device = config["training"]["fuse"], config["training"]["device"]
-    if setting != "auto":
-        return bool(setting)
-    return device == "cuda" or (device == "auto" and gpu_visible())
+    return fuse_training(config, gpu_visible())
 
 
 def _job(unit: Sequence[Mapping[str, Any]], publisher: _Publisher) -> dict[str, Any]:

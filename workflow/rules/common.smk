@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lookloss import figures, layout  # noqa: E402
-from lookloss.config import ConfigError, check, training_job_settings  # noqa: E402
+from lookloss.config import ConfigError, check, fuse_training, grid, training_job_settings  # noqa: E402
 from lookloss.devices import gpu_visible  # noqa: E402
 
 try:
@@ -63,13 +63,8 @@ def simulation_outputs():
 
 def model_ids(controls=None):
     """(control, padding, model folder name) of every model in the grid (of ``controls``)."""
-    return [
-        (control, padding, layout.model_id(arch, l1, seed))
-        for control, padding, arch, l1, seed in product(
-            MODELS["controls"], MODELS["paddings"], MODELS["archs"], MODELS["l1"], MODELS["seeds"]
-        )
-        if controls is None or control in controls
-    ]
+    return [(i["control"], i["padding"], layout.model_id(i["arch"], i["l1"], i["seed"])) for i in grid(config)
+            if controls is None or i["control"] in controls]
 
 
 def per_model(stage, name, controls=None):
@@ -109,10 +104,7 @@ def fuse_models():
     and this machine shows an NVIDIA GPU or the profile gives train_group a GPU
     (profiles/slurm-gpu). On the CPU fusing measured slower (BENCHMARKS.md).
     """
-    fuse, device = config["training"]["fuse"], config["training"]["device"]
-    if fuse != "auto":
-        return fuse
-    return device == "cuda" or (device == "auto" and (gpu_visible() or gpu_given("train_group")))
+    return fuse_training(config, gpu_visible() or gpu_given("train_group"))
 
 
 def group_members():
