@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -349,16 +346,10 @@ def _loss_test(args: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
     summary = {**result.summary, "n_skipped_non_acgt": len(skipped)}
     figure = plots.loss_test_figure(result.pairs, summary)
-    stage = Path(tempfile.mkdtemp(prefix=f".{args.out.name}.", dir=args.out.parent if args.out.parent.exists() else None))
-    try:  # every output is written to a staging folder first: they appear whole or not at all
-        io.write_parquet(stage / "pairs.parquet", result.pairs)
-        io.write_json(stage / "summary.json", summary)
-        figure.savefig(stage / "loss.png", dpi=150, metadata={"Software": None})
-        args.out.mkdir(parents=True, exist_ok=True)
-        for name in ("pairs.parquet", "summary.json", "loss.png"):
-            os.replace(stage / name, args.out / name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    io.write_together(args.out, {  # whole or not at all
+        "pairs.parquet": lambda path: io.write_parquet(path, result.pairs),
+        "summary.json": lambda path: io.write_json(path, summary),
+        "loss.png": lambda path: figure.savefig(path, dpi=150, metadata={"Software": None})})
     if skipped:
         print(f"skipped {len(skipped)} sequence(s) with characters other than ACGT (first: {skipped[0]!r})")
     print(json.dumps(summary, indent=2))

@@ -92,7 +92,7 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
                      true_mean_I=float(pairs.loc[mask, "true_interaction"].mean()),
                      planted_fraction=float(pairs.loc[mask, "planted"].mean()))
         summary["subsets"][name] = tests
-    return pairs, json.loads(json.dumps(summary, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    return pairs, io.plain(summary)
 
 
 def join_truth(pairs: pd.DataFrame, sim: str | Path, truth: str, in_window: int) -> pd.DataFrame:

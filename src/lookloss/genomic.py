@@ -11,10 +11,6 @@ four tests, combined by the study's consistency rule
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -24,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lookloss import devices, losstest
+from lookloss import devices, io, losstest
 from lookloss.head import BATCH, Head, load_model
 from lookloss.loci import GenomicError, Windows, check_chromosomes, extract, read_fold, read_loci, read_pair
 
@@ -229,12 +225,7 @@ def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestRe
                "consistency_fraction": CONSISTENCY_FRACTION,
                "architectures": consistency.drop(columns=["control", "padding", "call"]).to_dict("records"),
                "call": call, "models": rows}
-    return json.loads(json.dumps(summary, default=_plain))
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars as Python numbers, for JSON."""
-    return value.item() if hasattr(value, "item") else str(value)
+    return io.plain(summary)
 
 
 def _pair_table(results: list[tuple[_Run, Windows, losstest.LossTestResult]]) -> pd.DataFrame:
@@ -262,22 +253,11 @@ def _figures(results: list[tuple[_Run, Windows, losstest.LossTestResult]]) -> di
 
 def write(report: Report, out: Path) -> list[Path]:
     """Write ``pairs.parquet``, ``summary.json`` and the figures to ``out``, whole or not at all."""
-    from lookloss import io
-
-    parent = out.parent if out.parent.exists() else None
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    names = ["pairs.parquet", "summary.json", *report.figures]
-    try:  # every output is written to a staging folder first
-        io.write_parquet(stage / "pairs.parquet", report.pairs)
-        io.write_json(stage / "summary.json", report.summary)
-        for name, figure in report.figures.items():
-            figure.savefig(stage / name, dpi=150, metadata={"Software": None})
-        out.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            os.replace(stage / name, out / name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return [out / name for name in names]
+    writers = {"pairs.parquet": lambda path: io.write_parquet(path, report.pairs),
+               "summary.json": lambda path: io.write_json(path, report.summary)}
+    for name, figure in report.figures.items():
+        writers[name] = lambda path, figure=figure: figure.savefig(path, dpi=150, metadata={"Software": None})
+    return io.write_together(out, writers)
 
 
 def fasta_model(args: argparse.Namespace, model: torch.nn.Module) -> torch.nn.Module | Callable:

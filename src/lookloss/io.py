@@ -11,10 +11,12 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,6 +90,34 @@ def write_json(path: str | Path, data: Mapping) -> None:
     """Write a mapping as indented JSON with sorted keys, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def plain(data: Any) -> Any:
+    """``data`` as JSON's builtins: numpy scalars as Python numbers, other objects as strings
+    (the one converter for every JSON file and saved record)."""
+
+    def scalar(value: Any) -> Any:
+        return value.item() if hasattr(value, "item") else str(value)
+
+    return json.loads(json.dumps(data, default=scalar))
+
+
+def write_together(out: str | Path, writers: Mapping[str, Callable[[Path], None]]) -> list[Path]:
+    """Write several files into the folder ``out``, all or none: each ``writers[name](path)`` writes
+    into a staging folder beside ``out``, and only when every one has succeeded are they moved
+    into ``out`` (created if need be). Returns the files written."""
+    out = Path(out)
+    parent = out.parent if out.parent.exists() else None
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        for name, write in writers.items():
+            write(stage / name)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in writers:
+            os.replace(stage / name, out / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return [out / name for name in writers]
 
 
 def write_parquet(path: str | Path, table: pd.DataFrame) -> None:

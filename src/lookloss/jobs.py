@@ -271,7 +271,7 @@ def analyse_model(model_path: str | Path, metrics_path: str | Path,
     row = {**identity,
            "model": layout.model_id(identity["arch"], identity["l1"], identity["seed"]),
            **tables.model_row(sets, metrics)}
-    io.write_json(stats_path, {k: _plain(v) for k, v in row.items()})
+    io.write_json(stats_path, io.plain(row))
     return row
 
 
@@ -309,11 +309,6 @@ def analyse_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, s
         rows.append(analyse_model(job["model"], job["metrics"], pair_sets, job["tables"], job["stats"],
                                   job["identity"], log=log))
     return rows
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python scalars for JSON."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def write_tables(stats_paths: Sequence[str | Path], truth_paths: Sequence[str | Path], alpha: float,
@@ -390,7 +385,7 @@ def detect_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, st
         # the same configuration, the same bytes: run times go to the log only
         row = {**identity, "model": layout.model_id(identity["arch"], identity["l1"], identity["seed"]),
                **{k: v for k, v in found.items() if not k.endswith("_seconds")}}
-        io.write_json(job["stats"], {k: _plain(v) for k, v in row.items()})
+        io.write_json(job["stats"], io.plain(row))
         log.info("%s: GIA p %.3g (%.1f s), DFIM p %.3g (%.1f s)", dict(identity), found["p_gia"],
                  found["gia_seconds"], found["p_dfim"], found["dfim_seconds"])
         rows.append(row)

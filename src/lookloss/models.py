@@ -13,7 +13,6 @@ Public API: :func:`build`, :func:`l1_penalty`, :func:`save`, :func:`load`,
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -263,10 +262,9 @@ def plain_data(meta: dict[str, Any]) -> dict[str, Any]:
     saved file loadable.
     """
 
-    def default(value: Any) -> Any:
-        return value.item() if hasattr(value, "item") else str(value)
+    from lookloss.io import plain
 
-    return json.loads(json.dumps(meta, default=default))
+    return plain(meta)
 
 
 def read_record(path: str | os.PathLike) -> dict[str, Any]:
