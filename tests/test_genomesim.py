@@ -45,12 +45,17 @@ def test_the_expected_reads_of_every_locus_are_the_truths_formula(genome, small_
         got = np.array([genome.expected[truth][chrom[c]][:, m - half:m + half].sum()
                         for c, m in zip(loci["chrom"], loci["summit"], strict=True)])
         np.testing.assert_allclose(got, loci[f"rate_{truth}"], rtol=1e-9)
-    # and the formula: base + a (G + T) + distractors for the additive truth, by hand
+    # and the formula: base + a (G + T) + distractors for the additive truth, by hand, from every
+    # site's occupancy (planted or not) summed over the core
     r, d = section["rates"], section["distractors"]
-    by_hand = (r["base"] + r["effect"] * (loci["gata_occupancy"] + loci["tal_occupancy"])
-               + d["effect"] * (loci["AP1_occupancy"] + loci["CTCF_occupancy"]))
+    by_hand = (r["base"] + r["effect"] * (loci["gata_total"] + loci["tal_total"])
+               + d["effect"] * (loci["AP1_total"] + loci["CTCF_total"]))
     np.testing.assert_allclose(loci["rate_additive"], by_hand, rtol=1e-12)
-    assert (loci.loc[loci["class"] == "negative", "rate_additive"] == r["base"]).all()
+    assert (loci["gata_total"] >= loci["gata_occupancy"]).all()  # the planted site is one of the sites
+    negative = loci["class"] == "negative"
+    # background sequence: each motif's mu gives it the configured summed occupancy on average
+    for key in ("gata", "tal", "AP1", "CTCF"):
+        assert loci.loc[negative, f"{key}_total"].mean() == pytest.approx(section["background_occupancy"], rel=1e-3)
 
 
 def test_the_additive_truths_interaction_is_exactly_zero_and_the_spacing_truths_only_in_its_window(genome):
@@ -139,21 +144,33 @@ def test_a_consensus_becomes_a_ppm_and_a_bad_letter_is_refused():
         genomesim.consensus_ppm("AXA", 0.8)
 
 
-def test_the_recorded_effects_are_the_rates_with_motifs_knocked_out(genome, small_config):
-    section, loci = small_config["genome"], genome.loci
-    occ = {k: loci[f"{k}_occupancy"].to_numpy() for k in genome.planted}
-    composite = loci["composite"].to_numpy()
-    zero = np.zeros(len(loci))
+def test_the_recorded_effects_are_the_rates_with_the_planted_sites_knocked_out(genome, small_config):
+    """Removing the planted windows' occupancy (and, for the spacing truth, their composite
+    products) from the sums changes each truth's rate by the recorded effects."""
+    section, pairs = small_config["genome"], genome.pairs
+    loci = genome.loci.set_index("name").loc[pairs["name"]]
+    g, t = pairs["gata_occupancy"].to_numpy(), pairs["tal_occupancy"].to_numpy()
+    totals = {k: loci[f"{k}_total"].to_numpy() for k in genome.planted}
+    products = loci["composite_products"].to_numpy()
+    # the spacing truth's products: P_g = main_gata's extra term, p = the pair's own
+    s, a, c = genome.scales["spacing"], section["rates"]["effect"], section["rates"]["spacing"]
+    own = pairs["interaction_spacing"].to_numpy() / (s * c * a)
+    p_g = (pairs["main_gata_spacing"].to_numpy() - s * a * g) / (s * c * a) + own
+    p_t = (pairs["main_tal_spacing"].to_numpy() - s * a * t) / (s * c * a) + own
 
-    def lam(g, t):
-        return genomesim.rates({**occ, "gata": g, "tal": t}, composite, section, genome.scales)
+    def lam(knock_g: bool, knock_t: bool) -> dict:
+        sums = {**totals, "gata": totals["gata"] - g * knock_g, "tal": totals["tal"] - t * knock_t}
+        composite = products - p_g * knock_g - p_t * knock_t + own * (knock_g and knock_t)
+        return genomesim.rates(sums, composite, section, genome.scales)
 
-    both, g0, t0, none = lam(occ["gata"], occ["tal"]), lam(occ["gata"], zero), lam(zero, occ["tal"]), lam(zero, zero)
-    recorded = genomesim.effects(occ, composite, section, genome.scales)
+    both, g0, t0, none = lam(False, False), lam(False, True), lam(True, False), lam(True, True)
     for truth in genomesim.TRUTHS:
-        np.testing.assert_allclose(recorded[truth]["main_gata"], g0[truth] - none[truth], atol=1e-9)
-        np.testing.assert_allclose(recorded[truth]["interaction"],
-                                   both[truth] - g0[truth] - t0[truth] + none[truth], atol=1e-9)
+        scale = np.abs(both[truth]).max()
+        np.testing.assert_allclose(pairs[f"main_gata_{truth}"], g0[truth] - none[truth], atol=1e-9 * scale)
+        np.testing.assert_allclose(pairs[f"interaction_{truth}"], both[truth] - g0[truth] - t0[truth] + none[truth],
+                                   atol=1e-9 * scale)
+    for truth in ("additive", "super"):  # no composite products enter these: the check is exact
+        np.testing.assert_allclose(pairs[f"main_tal_{truth}"], t0[truth] - none[truth], atol=1e-9)
 
 
 def test_every_peak_is_a_bound_site_and_negatives_carry_no_motif(genome):

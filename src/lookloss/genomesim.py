@@ -22,16 +22,20 @@ known exactly, in the form a BPNet is trained on. :func:`simulate` builds it fro
   independent strands and order. ``n_negatives`` background loci carry no planted motif
   (bpnet-lite's ``PeakGenerator`` samples them as negatives).
 - **Reads.** Each truth gives a locus's expected reads over the ``out_window`` centred on
-  its summit from the occupancies (Zhao & Stormo) of its planted instances
-  (:func:`rates`). They are laid on the genome as per-base rates on both strands: a flat
-  background (``rates.base`` reads per ``out_window``) plus, around each bound motif, a
-  footprint (a discretised Gaussian of sd ``footprint.sd``, shifted ``footprint.shift``
-  bases upstream on the + strand and downstream on the − strand). Read counts are one
-  Poisson draw per base and strand, so a locus's total is Poisson with the truth's rate.
-  A control track (input) is a flat Poisson background of its own.
+  its summit from the occupancies (Zhao & Stormo) of every window of each motif in the
+  locus's core, read on both strands, planted or not (:func:`rates`), as the study sums
+  them: the truth is a function of the sequence, so a model can learn it. Each motif's
+  ``mu`` is set so that background sequence (the negatives' windows) holds a summed
+  occupancy of ``background_occupancy`` per window (:func:`calibrated_mus`): a planted
+  site counts about 1, chance matches a little. Each site's reads are laid around its
+  centre by a footprint (a discretised Gaussian of sd ``footprint.sd``, shifted
+  ``footprint.shift`` bases upstream on the + strand and downstream on the − strand) over a
+  flat background (``rates.base`` reads per ``out_window``); read counts are one Poisson
+  draw per base and strand, so a locus's total is Poisson with the truth's rate. A control
+  track (input) is a flat Poisson background of its own.
 - **Three truths** on the same sequences: ``additive`` (true interaction exactly 0),
-  ``super`` (a GATA1 x TAL1 product term everywhere) and ``spacing`` (the product term only
-  in the composite arrangement). The super and spacing truths' motif terms are scaled so
+  ``super`` (a GATA1 x TAL1 product term everywhere) and ``spacing`` (products only of
+  GATA1 and TAL1 windows in the composite arrangement). The super and spacing truths' motif terms are scaled so
   that peaks holding both motifs have the additive truth's mean rate, as the power sweep
   does: only the interaction differs.
 
@@ -235,50 +239,169 @@ def in_composite(table: pd.DataFrame, wg: int, wt: int, section: Mapping[str, An
 
 
 # ----------------------------------------------------------------------------- truth
-def rates(occ: Mapping[str, np.ndarray], composite: np.ndarray, section: Mapping[str, Any],
-          scales: Mapping[str, float]) -> dict[str, np.ndarray]:
-    """Expected reads of each truth over a locus's output window, from its occupancies.
+@dataclass(frozen=True)
+class Sites:
+    """The occupancy of every window of each motif in the core of each locus, read on both strands.
 
-    ``λ = base + s · (a·G + a·T + c·a·G·T·w) + Σ_d e_d·D`` with G, T, D the occupancies of the
-    planted GATA1, TAL1 and distractor instances (0 where absent or knocked out), ``a`` =
-    ``rates.effect``; additive: ``c = 0``, ``s = 1``; super: ``c = rates.super``, ``w = 1``;
-    spacing: ``c = rates.spacing``, ``w`` = 1 in the composite arrangement, else 0. ``s`` is
-    the truth's entry of ``scales`` (:func:`equal_mean_scales`).
+    Attributes
+    ----------
+    occ : dict of str to numpy.ndarray, shape=(n_loci, n_windows, 2)
+        Per motif, ``1 / (1 + exp(ΔΔG - mu))`` of the window starting at ``margin + k`` bases
+        into the locus's output window, read forward (``[..., 0]``) and as the reverse
+        complement (``[..., 1]``).
+    margin : int
+        Where the core starts in the output window (and how far before its end it stops): a
+        site's reads, its footprint shifted by strand, fall wholly in the output window.
+    widths : dict of str to int
+        Each motif's width.
+    """
+
+    occ: dict[str, np.ndarray]
+    margin: int
+    widths: dict[str, int]
+
+    def total(self, key: str) -> np.ndarray:
+        """Summed occupancy of ``key`` per locus (both strands)."""
+        return self.occ[key].sum(axis=(1, 2))
+
+    def at(self, key: str, starts: np.ndarray, strands: np.ndarray | None = None) -> np.ndarray:
+        """Occupancy of the window of ``key`` starting at ``starts`` (bases into the output window;
+        NaN: none) per locus, both strands summed, or read on ``strands`` (``+``/``-``) only."""
+        starts = np.asarray(starts, dtype=float)
+        k = np.where(np.isnan(starts), 0, starts - self.margin).astype(np.int64)
+        ok = ~np.isnan(starts) & (k >= 0) & (k < self.occ[key].shape[1])
+        rows = np.arange(len(k))
+        window = self.occ[key][rows, np.clip(k, 0, self.occ[key].shape[1] - 1)]
+        value = window.sum(axis=1) if strands is None else np.where(np.asarray(strands) == "-", window[:, 1],
+                                                                      window[:, 0])
+        return np.where(ok, value, 0.0)
+
+
+def site_occupancies(codes: np.ndarray, planted: Mapping[str, simulation.Motif], mus: Mapping[str, float],
+                     margin: int) -> Sites:
+    """:class:`Sites` of output windows ``codes`` (n, out_window), each motif with its ``mu``."""
+    occ = {}
+    core = codes[:, margin:codes.shape[1] - margin]
+    for key, motif in planted.items():
+        forward = motifs.window_ddg(core, motif.ddg, "valid")
+        reverse = motifs.window_ddg(core, motif.ddg[::-1, ::-1], "valid")  # the reverse complement's matrix
+        occ[key] = np.stack([motifs.occupancy(forward, mus[key]), motifs.occupancy(reverse, mus[key])], axis=2)
+    return Sites(occ, margin, {key: m.width for key, m in planted.items()})
+
+
+def calibrated_mus(codes: np.ndarray, planted: Mapping[str, simulation.Motif], margin: int, target: float) -> dict[str, float]:
+    """Per motif, the ``mu`` at which background sequence (``codes``: output windows with no motif
+    planted) holds a summed occupancy of ``target`` per window on average: a rule of the background
+    alone, fixed before any model (bisection on the monotone mean)."""
+    core = codes[:, margin:codes.shape[1] - margin]
+    out = {}
+    for key, motif in planted.items():
+        ddg = np.concatenate([motifs.window_ddg(core, motif.ddg, "valid"),
+                              motifs.window_ddg(core, motif.ddg[::-1, ::-1], "valid")], axis=1)
+        lo, hi = -60.0, 20.0
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            if motifs.occupancy(ddg, mid).sum(axis=1).mean() > target:
+                hi = mid
+            else:
+                lo = mid
+        out[key] = round((lo + hi) / 2, 6)
+    return out
+
+
+def _shifted(values: np.ndarray, by: int) -> np.ndarray:
+    """``values`` (n, k) moved ``by`` places along axis 1 (``out[:, i] = values[:, i - by]``), zeros filled."""
+    out = np.zeros_like(values)
+    if by >= 0:
+        out[:, by:] = values[:, :values.shape[1] - by] if by < values.shape[1] else 0
+    else:
+        out[:, :by] = values[:, -by:]
+    return out
+
+
+def composite_partners(sites: Sites, section: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per GATA1 window and per TAL1 window (n, windows, 2 strands): the summed occupancy of the
+    other motif's windows that sit with it in the composite arrangement, TAL1 ``gap`` bases
+    upstream of GATA1 on the same strand (+: TAL1 to the left; −: to the right)."""
+    g, t = sites.occ["gata"], sites.occ["tal"]
+    wg, wt = sites.widths["gata"], sites.widths["tal"]
+    lo, hi = section["composite"]["gap"]
+    ng, nt = g.shape[1], t.shape[1]
+    g_partner, t_partner = np.zeros_like(g), np.zeros_like(t)
+    for gap in range(lo, hi + 1):
+        # +: TAL1 at x, GATA1 at x + wt + gap; -: GATA1 at x, TAL1 at x + wg + gap (window starts)
+        plus, minus = wt + gap, wg + gap
+        g_partner[..., 0] += _fit(_shifted(_fit(t[..., 0], ng), plus), ng)
+        t_partner[..., 0] += _fit(_shifted(_fit(g[..., 0], nt + plus), -plus), nt)
+        g_partner[..., 1] += _fit(_shifted(_fit(t[..., 1], ng + minus), -minus), ng)
+        t_partner[..., 1] += _fit(_shifted(_fit(g[..., 1], nt), minus), nt)
+    return g_partner, t_partner
+
+
+def _fit(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` (n, k) cut or zero-padded on the right to ``width`` columns."""
+    if values.shape[1] >= width:
+        return values[:, :width]
+    return np.pad(values, ((0, 0), (0, width - values.shape[1])))
+
+
+def rates(totals: Mapping[str, np.ndarray], composite_sum: np.ndarray, section: Mapping[str, Any],
+          scales: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Expected reads of each truth over a locus's output window, from its summed occupancies.
+
+    ``λ = base + s · (a·G + a·T + c·a·X) + Σ_d e_d·D``: G, T and D the summed occupancies of
+    GATA1, TAL1 and each distractor over the locus's core (every window, both strands), ``a`` =
+    ``rates.effect``; additive: ``c = 0``, ``s = 1``; super: ``c = rates.super``, ``X = G·T``;
+    spacing: ``c = rates.spacing``, ``X`` = the summed products of GATA1 and TAL1 windows in the
+    composite arrangement. ``s`` is the truth's entry of ``scales`` (:func:`equal_mean_scales`).
     """
     r = section["rates"]
-    g, t = occ["gata"], occ["tal"]
-    rest = r["base"] + sum(section["distractors"]["effect"] * occ[name] for name in section["distractors"]["motifs"])
+    g, t = totals["gata"], totals["tal"]
+    rest = r["base"] + sum(section["distractors"]["effect"] * totals[name] for name in section["distractors"]["motifs"])
     main = r["effect"] * (g + t)
-    product = r["effect"] * g * t
     return {"additive": rest + main,
-            "super": rest + scales["super"] * (main + r["super"] * product),
-            "spacing": rest + scales["spacing"] * (main + r["spacing"] * product * composite)}
+            "super": rest + scales["super"] * (main + r["super"] * r["effect"] * g * t),
+            "spacing": rest + scales["spacing"] * (main + r["spacing"] * r["effect"] * composite_sum)}
 
 
-def equal_mean_scales(occ: Mapping[str, np.ndarray], composite: np.ndarray, both: np.ndarray,
+def equal_mean_scales(totals: Mapping[str, np.ndarray], composite_sum: np.ndarray, both: np.ndarray,
                       section: Mapping[str, Any]) -> dict[str, float]:
     """The scale ``s`` of the super and spacing truths that gives peaks holding both motifs the
     additive truth's mean rate (a rule fixed a priori; it depends only on the sequences)."""
     r = section["rates"]
-    g, t = occ["gata"][both], occ["tal"][both]
+    g, t = totals["gata"][both], totals["tal"][both]
     main = r["effect"] * (g + t)
-    product = r["effect"] * g * t
     return {"additive": 1.0,
-            "super": float(main.mean() / (main + r["super"] * product).mean()),
-            "spacing": float(main.mean() / (main + r["spacing"] * product * composite[both]).mean())}
+            "super": float(main.mean() / (main + r["super"] * r["effect"] * g * t).mean()),
+            "spacing": float(main.mean() / (main + r["spacing"] * r["effect"] * composite_sum[both]).mean())}
 
 
-def effects(occ: Mapping[str, np.ndarray], composite: np.ndarray, section: Mapping[str, Any],
-            scales: Mapping[str, float]) -> dict[str, dict[str, np.ndarray]]:
-    """True main effects and interaction in reads of each truth, the terms of :func:`rates`:
-    ``main_gata = λ(G, 0) − λ(0, 0) = s·a·G``, ``main_tal = s·a·T`` and ``interaction =
-    λ(G, T) − λ(G, 0) − λ(0, T) + λ(0, 0) = s·c·a·G·T·w`` (GATA1, TAL1 or both knocked out:
-    occupancy 0), written as the terms so that the additive truth's is exactly 0."""
+def effects(planted_occ: Mapping[str, np.ndarray], totals: Mapping[str, np.ndarray], partner: Mapping[str, np.ndarray],
+            pair: np.ndarray, section: Mapping[str, Any], scales: Mapping[str, float]) -> dict[str, dict[str, np.ndarray]]:
+    """True main effects and interaction in reads of each truth for the planted GATA1 and TAL1,
+    knocked out (their windows' occupancy removed) one at a time and together:
+    ``main_gata = λ(G, T - t) - λ(G - g, T - t)``, likewise ``main_tal``, and ``interaction =
+    λ(G, T) - λ(G - g, T) - λ(G, T - t) + λ(G - g, T - t)``, written as the terms of :func:`rates`:
+
+    - additive: ``a·g``, ``a·t``, 0;
+    - super: ``s·a·g + s·c·a·g·(T - t)``, likewise, ``s·c·a·g·t``;
+    - spacing: ``s·a·g + s·c·a·(P_g - p)``, likewise, ``s·c·a·p``, with ``P_g`` the composite
+      products that involve the planted GATA1 window and ``p`` the planted pair's own (0 unless it
+      is in the composite arrangement).
+
+    ``planted_occ``: the planted windows' occupancy (both strands); ``partner``: ``P_g`` and
+    ``P_t``; ``pair``: ``p``.
+    """
     r = section["rates"]
-    g, t = occ["gata"], occ["tal"]
-    product = {"additive": 0.0 * g, "super": r["super"] * g * t, "spacing": r["spacing"] * g * t * composite}
-    return {truth: {"main_gata": scales[truth] * r["effect"] * g, "main_tal": scales[truth] * r["effect"] * t,
-                    "interaction": scales[truth] * r["effect"] * product[truth]} for truth in TRUTHS}
+    a, g, t = r["effect"], planted_occ["gata"], planted_occ["tal"]
+    out = {"additive": {"main_gata": a * g, "main_tal": a * t, "interaction": 0.0 * g}}
+    s, c = scales["super"], r["super"]
+    out["super"] = {"main_gata": s * a * g + s * c * a * g * (totals["tal"] - t),
+                    "main_tal": s * a * t + s * c * a * t * (totals["gata"] - g), "interaction": s * c * a * g * t}
+    s, c = scales["spacing"], r["spacing"]
+    out["spacing"] = {"main_gata": s * a * g + s * c * a * (partner["gata"] - pair),
+                      "main_tal": s * a * t + s * c * a * (partner["tal"] - pair), "interaction": s * c * a * pair}
+    return out
 
 
 # ----------------------------------------------------------------------------- profiles
@@ -288,6 +411,51 @@ def footprint(section: Mapping[str, Any]) -> np.ndarray:
     x = np.arange(-fp["half_width"], fp["half_width"] + 1)
     shape = np.exp(-0.5 * (x / fp["sd"]) ** 2)
     return shape / shape.sum()
+
+
+def margin(section: Mapping[str, Any]) -> int:
+    """Bases at each end of the output window where no site counts (its reads would spill out)."""
+    return section["footprint"]["half_width"] + section["footprint"]["shift"]
+
+
+def site_reads(sites: Sites, partners: tuple[np.ndarray, np.ndarray], section: Mapping[str, Any],
+               scales: Mapping[str, float], truth: str) -> np.ndarray:
+    """Expected reads each site brings, at its centre, per locus and base of the output window
+    (n, out_window): its terms of :func:`rates`, a product term shared half and half between the
+    two windows (super: each GATA1 window ``o·T/2``, each TAL1 window ``o·G/2``)."""
+    r = section["rates"]
+    n, out = len(next(iter(sites.occ.values()))), section["out_window"]
+    amount = np.zeros((n, out))
+    s = scales[truth]
+    c = {"additive": 0.0, "super": r["super"], "spacing": r["spacing"]}[truth]
+    other = {"gata": sites.total("tal"), "tal": sites.total("gata")}
+    for key, occ in sites.occ.items():
+        both = occ.sum(axis=2)
+        if key in ("gata", "tal"):
+            per = s * r["effect"] * both
+            if truth == "super":
+                per = per + s * c * r["effect"] * both * other[key][:, None] / 2
+            elif truth == "spacing":
+                mine = partners[0] if key == "gata" else partners[1]
+                per = per + s * c * r["effect"] * (occ * mine).sum(axis=2) / 2
+        else:
+            per = section["distractors"]["effect"] * both
+        centre = sites.margin + sites.widths[key] // 2
+        amount[:, centre:centre + per.shape[1]] += per
+    return amount
+
+
+def profiles(amount: np.ndarray, section: Mapping[str, Any]) -> np.ndarray:
+    """Expected reads per base of each locus's output window on both strands (n, 2, out_window):
+    the flat background plus each site's reads as its footprint, half on each strand, shifted
+    upstream on + and downstream on −."""
+    shape, half, shift = footprint(section), section["footprint"]["half_width"], section["footprint"]["shift"]
+    n, out = amount.shape
+    prof = np.full((n, 2, out), section["rates"]["base"] / (2 * out))
+    for offset, weight in zip(range(-half, half + 1), shape, strict=True):
+        for strand, move in ((0, offset - shift), (1, offset + shift)):
+            prof[:, strand] += _shifted(amount, move) * weight / 2
+    return prof
 
 
 @dataclass
@@ -302,6 +470,7 @@ class Genome:
     reads: dict[str, list[np.ndarray]]
     control: list[np.ndarray]
     scales: dict[str, float]
+    mus: dict[str, float]
     folds: dict[str, list[str]]
     planted: dict[str, simulation.Motif]
 
@@ -330,50 +499,41 @@ def simulate(config: Mapping[str, Any], base_dir: str | Path = ".") -> Genome:
     codes = [background(genome_rng, int(length), section["background"]) for length in lengths]
     inst_rng = simulation.stream(seed, _INSTANCES)
     chrom_of = {name: i for i, name in enumerate(names)}
-    occ: dict[str, np.ndarray] = {}
     for key, motif in planted.items():
         present = table[f"{key}_start"].notna().to_numpy()
         instances = simulation.sample_instances(inst_rng, motif.ppm, int(present.sum()))
-        occupancy = np.zeros(len(table))
-        occupancy[present] = motifs.occupancy(
-            motifs.instance_ddg(instances, np.zeros(len(instances), np.int64), motif.ddg), config["simulation"]["mu"])
-        occ[key] = occupancy
-        rows = np.flatnonzero(present)
-        for k, i in enumerate(rows):
+        for k, i in enumerate(np.flatnonzero(present)):
             seq = instances[k] if table.at[i, f"{key}_strand"] == "+" else reverse_complement(instances[k])
             start = int(table.at[i, "summit"] + table.at[i, f"{key}_start"])
             codes[chrom_of[table.at[i, "chrom"]]][start:start + motif.width] = seq
-        table[f"{key}_occupancy"] = occupancy
     wg, wt = planted["gata"].width, planted["tal"].width
-    composite = in_composite(table, wg, wt, section)
+    lo, hi = out_window // 2, out_window - out_window // 2
+    windows = np.stack([codes[chrom_of[c]][m - lo:m + hi] for c, m in zip(table["chrom"], table["summit"], strict=True)])
+    edge = margin(section)
+    negative = (table["class"] == "negative").to_numpy()
+    mus = calibrated_mus(windows[negative], planted, edge, section["background_occupancy"])
+    sites = site_occupancies(windows, planted, mus, edge)
+    partners = composite_partners(sites, section)
+    totals = {key: sites.total(key) for key in planted}
+    composite_sum = (sites.occ["gata"] * partners[0]).sum(axis=(1, 2))
     both = (table["class"] == "both").to_numpy()
-    scales = equal_mean_scales(occ, composite, both, section)
-    lam = rates(occ, composite, section, scales)
+    scales = equal_mean_scales(totals, composite_sum, both, section)
+    lam = rates(totals, composite_sum, section, scales)
+    for key in planted:
+        start = table[f"{key}_start"].astype("float64").to_numpy(na_value=np.nan) + lo
+        table[f"{key}_occupancy"] = sites.at(key, start)
+        table[f"{key}_total"] = totals[key]
+    table["composite_products"] = composite_sum
     for truth in TRUTHS:
         table[f"rate_{truth}"] = lam[truth]
-    table["composite"] = composite
+    table["composite"] = in_composite(table, wg, wt, section)
 
-    expected = {truth: [np.zeros((2, int(length)), np.float64) for length in lengths] for truth in TRUTHS}
     per_base = section["rates"]["base"] / (2 * out_window)
-    shape = footprint(section)
-    half, shift = section["footprint"]["half_width"], section["footprint"]["shift"]
-    r = section["rates"]
+    expected = {truth: [np.full((2, int(length)), per_base) for length in lengths] for truth in TRUTHS}
     for truth in TRUTHS:
-        for track in expected[truth]:
-            track += per_base
-        s = scales[truth]
-        c = {"additive": 0.0, "super": r["super"], "spacing": r["spacing"]}[truth]
-        w = composite if truth == "spacing" else np.ones(len(table), bool)
-        for key, motif in planted.items():
-            if key in ("gata", "tal"):
-                amount = s * r["effect"] * occ[key] + s * c * r["effect"] * occ["gata"] * occ["tal"] * w / 2
-            else:
-                amount = section["distractors"]["effect"] * occ[key]
-            for i in np.flatnonzero(table[f"{key}_start"].notna().to_numpy()):
-                centre = int(table.at[i, "summit"] + table.at[i, f"{key}_start"]) + motif.width // 2
-                track = expected[truth][chrom_of[table.at[i, "chrom"]]]
-                track[0, centre - shift - half:centre - shift + half + 1] += amount[i] / 2 * shape
-                track[1, centre + shift - half:centre + shift + half + 1] += amount[i] / 2 * shape
+        prof = profiles(site_reads(sites, partners, section, scales, truth), section)
+        for i, (c, m) in enumerate(zip(table["chrom"], table["summit"], strict=True)):
+            expected[truth][chrom_of[c]][:, m - lo:m + hi] = prof[i]
     reads_rng = simulation.stream(seed, _READS)
     reads = {truth: [reads_rng.poisson(track).astype(np.float32) for track in expected[truth]] for truth in TRUTHS}
     control_rng = simulation.stream(seed, _CONTROL)
@@ -385,17 +545,27 @@ def simulate(config: Mapping[str, Any], base_dir: str | Path = ".") -> Genome:
             reads[truth][chrom_of[c]][:, m - lo:m + hi].sum() for c, m in zip(table["chrom"], table["summit"], strict=True)]
     folds = {"train": [n for n in names if n not in section["folds"]["test"] + section["folds"]["valid"]],
              "valid": list(section["folds"]["valid"]), "test": list(section["folds"]["test"])}
-    pairs = pair_table(table, occ, composite, section, scales, wg, wt)
-    return Genome(names, codes, table, pairs, expected, reads, control, scales, folds, planted)
+    pairs = pair_table(table, sites, partners, section, scales, wg, wt, lo)
+    return Genome(names, codes, table, pairs, expected, reads, control, scales, mus, folds, planted)
 
 
-def pair_table(table: pd.DataFrame, occ: Mapping[str, np.ndarray], composite: np.ndarray,
-               section: Mapping[str, Any], scales: Mapping[str, float], wg: int, wt: int) -> pd.DataFrame:
+def pair_table(table: pd.DataFrame, sites: Sites, partners: tuple[np.ndarray, np.ndarray],
+               section: Mapping[str, Any], scales: Mapping[str, float], wg: int, wt: int, lo: int) -> pd.DataFrame:
     """Every planted GATA1–TAL1 pair: where, gap, orientation, and each truth's true effects."""
     both = (table["class"] == "both").to_numpy()
-    truth = effects(occ, composite, section, scales)
+    g_start = table["gata_start"].astype("float64").to_numpy(na_value=np.nan) + lo
+    t_start = table["tal_start"].astype("float64").to_numpy(na_value=np.nan) + lo
+    planted_occ = {"gata": table["gata_occupancy"].to_numpy(), "tal": table["tal_occupancy"].to_numpy()}
+    totals = {"gata": sites.total("gata"), "tal": sites.total("tal")}
+    # the composite products that involve each planted window, and the planted pair's own
+    partner = {"gata": _window_products(sites, "gata", partners[0], g_start),
+               "tal": _window_products(sites, "tal", partners[1], t_start)}
+    composite = table["composite"].to_numpy()
+    strands = table["gata_strand"].to_numpy()
+    own = np.where(composite, sites.at("gata", g_start, strands) * sites.at("tal", t_start, strands), 0.0)
+    truth = effects(planted_occ, totals, partner, own, section, scales)
     out = table.loc[both, ["chrom", "summit", "name", "gata_start", "gata_strand", "tal_start", "tal_strand",
-                           "gata_occupancy", "tal_occupancy"]].copy()
+                           "gata_occupancy", "tal_occupancy", "gata_total", "tal_total"]].copy()
     out["gap"] = edge_gap(out, wg, wt).astype(np.int64)
     out["orientation"] = orientation(out)
     out["composite"] = composite[both]
@@ -403,6 +573,15 @@ def pair_table(table: pd.DataFrame, occ: Mapping[str, np.ndarray], composite: np
         for k, values in truth[name].items():
             out[f"{k}_{name}"] = values[both]
     return out.reset_index(drop=True)
+
+
+def _window_products(sites: Sites, key: str, partner: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per locus, the composite products of the window of ``key`` at ``starts`` (both strands)."""
+    k = np.where(np.isnan(starts), 0, starts - sites.margin).astype(np.int64)
+    ok = ~np.isnan(starts) & (k >= 0) & (k < partner.shape[1])
+    k = np.clip(k, 0, partner.shape[1] - 1)
+    rows = np.arange(len(k))
+    return np.where(ok, (sites.occ[key][rows, k] * partner[rows, k]).sum(axis=1), 0.0)
 
 
 # ----------------------------------------------------------------------------- files
@@ -469,7 +648,7 @@ def write(genome: Genome, folder: str | Path) -> None:
 def summary(genome: Genome) -> dict[str, Any]:
     """Counts and means a reader checks the simulation by."""
     loci = genome.loci
-    out: dict[str, Any] = {"scales": genome.scales, "folds": genome.folds,
+    out: dict[str, Any] = {"scales": genome.scales, "mus": genome.mus, "folds": genome.folds,
                            "chromosome_lengths": {n: len(c) for n, c in zip(genome.names, genome.codes, strict=True)},
                            "classes": loci["class"].value_counts().sort_index().to_dict(),
                            "pairs": len(genome.pairs), "composite_pairs": int(genome.pairs["composite"].sum()),

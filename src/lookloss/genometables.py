@@ -34,10 +34,10 @@ def fit_table(metrics: Sequence[str | Path]) -> pd.DataFrame:
 
 def ceilings(loci: pd.DataFrame, truths: Sequence[str], chroms: Sequence[str]) -> pd.DataFrame:
     """Per truth, the held-out count Pearson (log1p reads of the peaks on ``chroms``) of the truth's
-    own rate, and of the best log-linear function of the planted occupancies (least squares on
-    log1p reads: a count head that multiplies motif effects and combines no motifs)."""
+    own rate, and of the best log-linear function of the motifs' summed occupancies (least squares
+    on log1p reads: a count head that multiplies motif effects and combines no motifs)."""
     peaks = loci[(loci["class"] != "negative") & loci["chrom"].isin(chroms)]
-    occupancy = [c for c in peaks.columns if c.endswith("_occupancy")]
+    occupancy = [c for c in peaks.columns if c.endswith("_total")]  # every site's, as the truth sums them
     design = np.column_stack([np.ones(len(peaks)), peaks[occupancy].to_numpy()])
     rows = []
     for truth in truths:
