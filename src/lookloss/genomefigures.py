@@ -46,6 +46,6 @@ def flagged_figure(flagged: pd.DataFrame) -> plt.Figure:
         ax.set_title(title, fontsize=9)
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("fraction of models flagged")
-    axes[-1].legend(title="architecture", fontsize=7, title_fontsize=7, loc="upper right")
+    axes[0].legend(title="architecture", fontsize=7, title_fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig

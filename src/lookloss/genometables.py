@@ -117,7 +117,7 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
                                             zip(shown["mean_I"], shown["true_mean_I"], strict=True)],
                           "mean abs I / null": [f"{a:.1f} / {b:.1f}" for a, b in
                                                 zip(shown["mean_abs_I"], shown["mean_abs_I_null"], strict=True)],
-                          "median delta": [f"{d:+.1f}" for d in shown["median_delta"]]})
+                          "median delta": [f"{d:+.3g}" for d in shown["median_delta"]]})
     fits = fit.groupby(["truth", "arch"]).agg(models=("seed", "size"), count_r=("count_pearson", "median"),
                                               profile_r=("profile_pearson", "median"),
                                               epochs=("epochs", "median")).reset_index()
@@ -129,7 +129,7 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
     return (markdown(table) + "\nThe study's consistency call (across architectures, more than half of each "
             "one's models with a significant paired test):\n\n" + markdown(calls)
             + "\nHeld-out fit (test chromosome peaks; medians over seeds), beside what the noise allows: the count "
-            "Pearson of the truth's own rate (r_truth) and of the best log-linear function of the planted "
+            "Pearson of the truth's own rate (r_truth) and of the best log-linear function of the motifs' summed "
             "occupancies (r_log_linear):\n\n" + markdown(fits))
 
 
