@@ -312,3 +312,21 @@ def test_the_power_page_shows_the_power_reading_of_the_published_power_table():
     assert reading.markdown(reading.strengths(power)) in block.group(1)
     assert reading.figure_gallery(ROOT / "paper" / "power", manifest, ROOT / "paper" / "power", ROOT,
                                   ("power",)) in block.group(1)
+
+
+def test_the_genome_pages_show_the_published_genome_tables():
+    """README.md's and paper/genome/README.md's genome blocks = lookloss reading of paper/genome/tables."""
+    from lookloss import genometables
+
+    flagged_tsv = ROOT / "paper" / "genome" / "tables" / "flagged.tsv"
+    blocks = [re.search(r"<!-- genome:start -->\n(.*?)<!-- genome:end -->", (ROOT / page).read_text(), re.S)
+              for page in ("README.md", "paper/genome/README.md")]
+    assert all(blocks), "a genome page lacks its <!-- genome:start --> ... <!-- genome:end --> block"
+    if not flagged_tsv.is_file():
+        pytest.skip("no genome-scale tables published yet")
+    flagged = pd.read_csv(flagged_tsv, sep="\t")
+    assert genometables.flagged_markdown(flagged, every_arch=False) in blocks[0].group(1)
+    assert genometables.flagged_markdown(flagged) in blocks[1].group(1)
+    fit = pd.read_csv(ROOT / "paper" / "genome" / "tables" / "fit.tsv", sep="\t")
+    manifest = json.loads((ROOT / "paper" / "genome" / "manifest.json").read_text())
+    assert f"{len(fit)} of {manifest['n_grid']} models" in blocks[0].group(1)

@@ -226,11 +226,17 @@ def _genome_reading(args: argparse.Namespace, settings: dict, root: Path) -> Non
             "truth's (reads), over the pairs each test found on the held-out chromosome:\n\n"
             + genometables.reading(flagged, calls, fit, limits))
     print(text, end="")
-    if args.readme is not None:
-        from lookloss import reading
+    from lookloss import reading
 
+    blocks = [] if args.readme is None else [(args.readme, text, "genome")]
+    if args.front is not None:  # the front page: the models flagged, all architectures together
+        blocks.append((args.front, f"{len(summaries)} of {manifest['n_grid']} models, {state}; models flagged at "
+                       f"α = {alpha:g} (all architectures; per architecture, the fit and the consistency call: "
+                       f"{args.published}/README.md):\n\n" + genometables.flagged_markdown(flagged, every_arch=False),
+                       "genome"))
+    for path, block, name in blocks:
         try:
-            reading.write_readme_block(args.readme, text, "genome")
+            reading.write_readme_block(path, block, name)
         except (OSError, ValueError) as error:
             raise UsageError(str(error)) from None
 

@@ -105,12 +105,14 @@ def _cell(row: pd.Series, name: str) -> str:
     return f"{k}/{n} [{row[f'low_{name}']:.2f}, {row[f'high_{name}']:.2f}]" if n else "–"
 
 
-def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limits: pd.DataFrame) -> str:
-    """Markdown: per truth, the models each test flags (all pairs; the spacing truth also inside
-    and outside its window), each model family's held-out fit, and the consistency call."""
+def flagged_markdown(flagged: pd.DataFrame, every_arch: bool = True) -> str:
+    """The table of models flagged per truth (the spacing truth also inside and outside its window):
+    per architecture and all together, or all together only."""
     from lookloss.reading import markdown
 
     shown = flagged[(flagged["subset"] == "all") | (flagged["truth"] == "spacing")]
+    if not every_arch:
+        shown = shown[shown["arch"] == "all"]
     table = pd.DataFrame({"truth": shown["truth"], "pairs": shown["subset"], "arch": shown["arch"],
                           **{name: [_cell(r, name) for _, r in shown.iterrows()] for name in {**TESTS, **DETECTORS}},
                           "mean I (true)": [f"{a:+.1f} ({b:+.1f})" for a, b in
@@ -118,6 +120,14 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
                           "mean abs I / null": [f"{a:.1f} / {b:.1f}" for a, b in
                                                 zip(shown["mean_abs_I"], shown["mean_abs_I_null"], strict=True)],
                           "median delta": [f"{d:+.3g}" for d in shown["median_delta"]]})
+    return markdown(table if every_arch else table.drop(columns="arch"))
+
+
+def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limits: pd.DataFrame) -> str:
+    """Markdown: per truth, the models each test flags (all pairs; the spacing truth also inside
+    and outside its window), each model family's held-out fit, and the consistency call."""
+    from lookloss.reading import markdown
+
     fits = fit.groupby(["truth", "arch"]).agg(models=("seed", "size"), count_r=("count_pearson", "median"),
                                               profile_r=("profile_pearson", "median"),
                                               epochs=("epochs", "median")).reset_index()
@@ -126,7 +136,7 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
     fits["r_truth"] = fits["r_truth"].map(lambda v: f"{v:.3f}")
     fits["r_log_linear"] = fits["r_log_linear"].map(lambda v: f"{v:.3f}")
     fits["profile_r"] = fits["profile_r"].map(lambda v: f"{v:.3f}")
-    return (markdown(table) + "\nThe study's consistency call (across architectures, more than half of each "
+    return (flagged_markdown(flagged) + "\nThe study's consistency call (across architectures, more than half of each "
             "one's models with a significant paired test):\n\n" + markdown(calls)
             + "\nHeld-out fit (test chromosome peaks; medians over seeds), beside what the noise allows: the count "
             "Pearson of the truth's own rate (r_truth) and of the best log-linear function of the motifs' summed "
