@@ -107,7 +107,7 @@ def peaks(sim: str | Path, chroms: list[str]) -> pd.DataFrame:
     return table[table[0].isin(chroms)].reset_index(drop=True)
 
 
-def count_loss_weight(sim: str | Path, truth: str, chroms: list[str], out_window: int) -> float:
+def count_loss_weight(sim: str | Path, truth: str, chroms: list[str]) -> float:
     """The BPNet paper's count-loss weight: half the mean total reads of the training peaks
     over the output window (kundajelab/basepairmodels' recommended weight)."""
     loci = pd.read_csv(Path(sim) / "loci.tsv", sep="\t")
@@ -157,8 +157,7 @@ def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, see
     torch.manual_seed(seed)
     weight = settings["count_loss_weight"]
     if weight == "auto":
-        weight = count_loss_weight(sim, truth, folds["train"], out_w)
-    sim = Path(sim).resolve()
+        weight = count_loss_weight(sim, truth, folds["train"])
     signals, controls = tracks(sim, truth)
     started = time.time()
     with _inside(work):

@@ -196,7 +196,7 @@ def _genome_reading(args: argparse.Namespace, settings: dict, root: Path) -> Non
     job_logger(None)
     alpha = settings["analysis"]["alpha"]
     try:
-        summaries = genomeanalysis.analyse_published(settings, args.published, root=root)
+        summaries, digest = genomeanalysis.analyse_published(settings, args.published, root=root)
     except checkpoints.CheckpointError as error:
         raise UsageError(str(error)) from None
     if not summaries:
@@ -217,7 +217,6 @@ def _genome_reading(args: argparse.Namespace, settings: dict, root: Path) -> Non
     with io.atomic_path(results / "figures" / "genome.png") as tmp:
         figure.savefig(tmp, dpi=150, format="png", metadata={"Software": None})
     if args.write_tables:
-        digest = genomegrow.ensure_simulation(settings, results, root)
         names = [f"tables/{name}.tsv" for name in tables] + ["figures/genome.png"]
         manifest = genomegrow.publish(settings, args.published, results, names, digest, root)
     state = "complete" if manifest["complete"] else "partial"

@@ -129,12 +129,11 @@ def analysis_dir(results: str | Path, identity: Mapping[str, Any]) -> Path:
     return Path(results, "analysis", key(identity))
 
 
-def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str | Path = ".") -> list[dict[str, Any]]:
+def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str | Path = "."
+                      ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Analyse every model published in ``folder`` that the results folder has no fresh analysis of;
-    return every published model's summary (with its identity), in grid order.
-
-    The simulated genome is rebuilt (or reused) and checked against the manifest's digest.
-    """
+    return every published model's summary (with its identity), in grid order, and the digest of
+    the simulated genome, rebuilt (or reused) and checked against the manifest's."""
     import logging
 
     from lookloss import bpnets, checkpoints, genomegrow
@@ -162,7 +161,7 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
             summary.update(identity, model_sha256=manifest["files"][files[0]])
             write(pairs, summary, out)
         summaries.append(json.loads(stamp.read_text()))
-    return summaries
+    return summaries, digest
 
 
 class LogCounts(torch.nn.Module):
