@@ -1,9 +1,9 @@
 """Time of the two extra detectors (GIA and DFIM, docs/study.md section 8) at paper scale.
 
 The workflow's ``detect`` job, one per control x padding x arch x L1 (the 5 seeds), starts
-a Python process, prepares the detectors' inputs once (:func:`lookloss.detectors.prepare`:
-backgrounds, configurations, k-mers, the pair subsample and its dinucleotide-shuffled
-references) and runs :func:`lookloss.detectors.run` on each model. This script measures
+a Python process, prepares the detectors' inputs once (each model detector's ``prepare``,
+:data:`lookloss.detectors.MODEL_DETECTORS`: backgrounds, configurations, k-mers, the pair
+subsample and its dinucleotide-shuffled references) and runs each one's ``run`` on each model. This script measures
 those three parts with the default configuration's settings (the schema's defaults:
 1,000 backgrounds x 20 configurations, 200 pairs x 20 references) on the default
 simulation's held-out pairs, with freshly initialised stand-ins of every architecture x
@@ -60,7 +60,9 @@ def main() -> None:
 
     import torch
 
-    from lookloss import config, detectors, models, simulation
+    from lookloss import config, models, simulation
+    from lookloss.detectors import MODEL_DETECTORS
+    from lookloss.detectors.explain import explainable
 
     torch.set_num_threads(1)
     settings = config.check(config.read_files([ROOT / "config.yaml"]), base_dir=ROOT)
@@ -70,7 +72,8 @@ def main() -> None:
     data = simulation.simulate(sim, "valid")
     simulate_s = time.perf_counter() - start
     start = time.perf_counter()
-    inputs = detectors.prepare(sim, data["pairs_test"], data["pairs_shuffled"], settings["detectors"])
+    inputs = {d.name: d.load().prepare(sim, data["pairs_test"], data["pairs_shuffled"], settings["detectors"])
+              for d in MODEL_DETECTORS}
     prepare_s = time.perf_counter() - start
     rows = []
     for arch in ARCHS:
@@ -78,7 +81,9 @@ def main() -> None:
             model = models.build(arch, padding, sim.seq_len, generator=torch.Generator().manual_seed(100))
             for repeat in range(args.repeats):
                 start, cpu = time.perf_counter(), time.process_time()
-                found = detectors.run(model, inputs)
+                found = {}
+                for d in MODEL_DETECTORS:
+                    found.update(d.load().run(explainable(model), inputs[d.name]))
                 rows.append({"arch": arch, "padding": padding, "repeat": repeat,
                              "model_s": time.perf_counter() - start, "model_cpu_s": time.process_time() - cpu,
                              "gia_s": found["gia_seconds"],

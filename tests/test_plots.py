@@ -15,6 +15,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from lookloss import figures, plots, tables  # noqa: E402
+from lookloss.detectors import DETECTORS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -71,7 +72,7 @@ def synthetic_detectors(models: pd.DataFrame, rng) -> pd.DataFrame:
     """A detectors.tsv-shaped table: per detector, control and padding, a random fraction flagged."""
     rows = []
     for (control, padding), group in models.groupby(["control", "padding"]):
-        for detector in ("magnitude", "loss", "gia", "dfim"):
+        for detector in DETECTORS:
             n = len(group)
             k = int(rng.integers(0, n + 1))
             rows.append({"detector": detector, "control": control, "padding": padding, "exponent": 1.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lookloss import stats, tables
+from lookloss import detectors, stats, tables
 
 
 def models_table(p_paired: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
@@ -45,8 +45,11 @@ def test_the_power_table_counts_significant_models_per_control_padding_and_test(
     truth = pd.DataFrame({"control": ["a", "b"], "padding": ["valid"] * 2, "true_mean_I": [0.0, 5.0],
                           "true_mean_joint": [50.0, 100.0]})
     controls = {"a": {"scale": 100, "exponent": 1.0}, "b": {"scale": 60, "exponent": 1.5}}
-    table = tables.power_table(models, truth, 0.05, controls).set_index(["control", "test"])
-    assert table.loc[("a", "paired"), "n_significant"] == 2 and table.loc[("b", "paired"), "fraction"] == 0.75
-    assert table.loc[("a", "magnitude"), "fraction"] == 1.0 and table.loc[("a", "randpos"), "n_significant"] == 0
+    table = tables.power_table(models, truth, 0.05, controls).set_index(["control", "detector"])
+    assert table.loc[("a", "paired"), "n_flagged"] == 2 and table.loc[("b", "paired"), "fraction"] == 0.75
+    assert table.loc[("a", "magnitude"), "fraction"] == 1.0
+    # a test with no p-value (it did not run) counts no model, rather than models not flagged
+    assert table.loc[("a", "random-position"), ["n_models", "n_flagged"]].tolist() == [0, 0]
+    assert list(table.index.get_level_values("detector").unique()) == [d.name for d in detectors.STUDY_TESTS]
     assert (table.loc[("b", "paired"), "ci_low"], table.loc[("b", "paired"), "ci_high"]) == stats.wilson(3, 4)
     assert table.loc[("b", "paired"), "true_relative_I"] == 0.05 and table.loc[("a", "paired"), "exponent"] == 1.0

@@ -50,7 +50,7 @@ def _base():
 
 
 class Log1p(torch.nn.Module):
-    """``log(1 + x)`` as a module, so that DeepLIFT rescales it (:data:`lookloss.detectors.NONLINEAR`)."""
+    """``log(1 + x)`` as a module, so that DeepLIFT rescales it (:data:`lookloss.detectors.explain.NONLINEAR`)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.log1p(x)

@@ -166,11 +166,14 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
 
 class LogCounts(torch.nn.Module):
     """A BPNet-shaped model's count head (output 1, log counts) as counts ``(N, 1)``: ``expm1`` a
-    module of its own, so that DeepLIFT treats it as a nonlinearity (:data:`NONLINEAR`)."""
+    module of its own, so that DeepLIFT treats it as a nonlinearity (``nonlinear_ops``: the
+    modules it and bpnet-lite's models hold that DeepLIFT must rescale, as
+    :func:`lookloss.detectors.dfim.run` reads them)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model, self.counts = model, Expm1()
+        self.nonlinear_ops = _nonlinear()
 
     def forward(self, x: torch.Tensor, ctl: torch.Tensor) -> torch.Tensor:
         return self.counts(self.model(x, ctl)[1].reshape(len(x), 1))
@@ -194,13 +197,14 @@ def _nonlinear() -> dict:
 
 def detect(model: torch.nn.Module, windows: Any, pairs: pd.DataFrame, gata: np.ndarray, tal: np.ndarray,
            settings: Mapping[str, int], seed: int = 0) -> dict[str, Any]:
-    """GIA and DFIM on one BPNet (see the module docstring): statistics and p-values, as the
-    study's :func:`lookloss.detectors.run` reports them."""
-    import time
-
+    """GIA and DFIM on one BPNet (see the module docstring): the inputs built from its held-out
+    windows and tested pairs, then each detector's ``run`` (:mod:`lookloss.detectors.gia`,
+    :mod:`lookloss.detectors.dfim`), as for the study's models."""
     from tangermeme.ersatz import dinucleotide_shuffle
 
-    from lookloss import detectors, simulation
+    from lookloss import simulation
+    from lookloss.detectors import dfim, gia
+    from lookloss.detectors.explain import consensus
 
     settings = {"gia_backgrounds": 1000, "gia_positions": 20, "dfim_pairs": 200, "dfim_references": 20,
                 **dict(settings)}
@@ -210,33 +214,26 @@ def detect(model: torch.nn.Module, windows: Any, pairs: pd.DataFrame, gata: np.n
     codes = motifs.to_codes(windows.onehot)
     ctl = torch.from_numpy(np.ascontiguousarray(windows.controls)).float()
     widths = (gata.shape[1], tal.shape[1])
-    start = time.perf_counter()
     # GIA: shuffled held-out windows as backgrounds, with their own control tracks
     picks = simulation.stream(seed, _BACKGROUNDS).integers(0, len(codes), size=settings["gia_backgrounds"])
     backgrounds = dinucleotide_shuffle(torch.from_numpy(motifs.to_onehot(codes[picks])), n=1,
                                        random_state=simulation.shuffle_seed(simulation.stream(seed, _BACKGROUNDS, 1)))
-    backgrounds = backgrounds[:, 0].float()
     k = min(settings["gia_positions"], len(pairs))
     chosen = np.sort(simulation.stream(seed, _POSITIONS).choice(len(pairs), size=k, replace=False))
-    positions = pairs[["a_start", "b_start"]].to_numpy()[chosen]
     patterns = []
     for ppm, strand in ((gata, pairs["a_strand"].to_numpy()[chosen]), (tal, pairs["b_strand"].to_numpy()[chosen])):
-        forward = detectors.consensus(ppm)
+        forward = consensus(ppm)
         patterns.append(torch.cat([forward.flip(1, 2) if s == "-" else forward for s in strand]).float())
     kmer_rng = simulation.stream(seed, _KMERS)
     kmers = [torch.from_numpy(motifs.to_onehot(simulation.random_bases(kmer_rng, k, w))).float() for w in widths]
-    args = (ctl[picks],)
-    real = detectors.gia(net, backgrounds, patterns, positions, args=args, batch_size=256)
-    null = detectors.gia(net, backgrounds, kmers, positions, args=args, batch_size=256)
-    i_real = detectors._rounded(real[:, 0], real[:, 1])
-    i_null = detectors._rounded(null[:, 0], null[:, 1])
-    middle = time.perf_counter()
+    found = gia.run(net, gia.Inputs(backgrounds[:, 0].float(), tuple(patterns), tuple(kmers),
+                                    pairs[["a_start", "b_start"]].to_numpy()[chosen]), args=(ctl[picks],), batch_size=256)
     # DFIM: tested pairs, each motif knocked out by random bases; the null on shuffled copies
     n = min(settings["dfim_pairs"], len(pairs))
     take = np.sort(simulation.stream(seed, _PAIRS).choice(len(pairs), size=n, replace=False))
     starts = pairs[["a_start", "b_start"]].to_numpy()[take].astype(np.int64)
     ko_rng, ref_rng = simulation.stream(seed, _KNOCKOUTS), simulation.stream(seed, _REFERENCES)
-    scores = []
+    sets = []
     for shuffled in (False, True):
         seqs = codes[rows[take]]
         if shuffled:
@@ -245,12 +242,7 @@ def detect(model: torch.nn.Module, windows: Any, pairs: pd.DataFrame, gata: np.n
         X = torch.from_numpy(motifs.to_onehot(seqs)).float()
         references = dinucleotide_shuffle(X, n=settings["dfim_references"],
                                           random_state=simulation.shuffle_seed(ref_rng))
-        table = detectors.dfim(net, X, [torch.from_numpy(motifs.to_onehot(c)).float() for c in knocked], starts,
-                               widths, references, args=(ctl[rows[take]],), batch_size=256, nonlinear=_nonlinear())
-        scores.append(detectors._fis(table))
-    return {"n_gia_positions": k, "n_gia_backgrounds": len(backgrounds),
-            "mean_abs_I_gia": float(np.abs(i_real).mean()), "mean_I_gia": float(i_real.mean()),
-            "mean_abs_I_gia_null": float(np.abs(i_null).mean()),
-            "p_gia": detectors.greater(np.abs(i_real), np.abs(i_null)), "gia_seconds": middle - start,
-            "n_dfim_pairs": n, "mean_fis": float(scores[0].mean()), "mean_fis_null": float(scores[1].mean()),
-            "p_dfim": detectors.greater(scores[0], scores[1]), "dfim_seconds": time.perf_counter() - middle}
+        sets.append({"X": X, "knocked_out": tuple(torch.from_numpy(motifs.to_onehot(c)).float() for c in knocked),
+                     "starts": starts, "references": references})
+    found.update(dfim.run(net, dfim.Inputs(sets[0], sets[1], widths), args=(ctl[rows[take]],), batch_size=256))
+    return found

@@ -11,15 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lookloss import stats
+from lookloss import tables
+from lookloss.detectors import DETECTORS, STUDY_TESTS
 
 #: Columns of the fit table, after the model's identity.
 FIT_COLUMNS = ("count_pearson", "count_spearman", "count_mse", "profile_pearson", "profile_jsd", "epochs",
                "best_epoch", "count_loss_weight", "train_seconds")
-#: The four tests: name in the tables, p-value key of a summary (per subset of pairs).
-TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "random-position": "p_randpos", "magnitude": "p_magnitude"}
-#: The two detectors of the field (per model, on all pairs): name, p-value key.
-DETECTORS = {"gia": "p_gia", "dfim": "p_dfim"}
 
 
 def fit_table(metrics: Sequence[str | Path]) -> pd.DataFrame:
@@ -58,8 +55,10 @@ def model_table(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                          "n_pairs": tests["n_pairs"], "planted_fraction": tests["planted_fraction"],
                          "true_mean_I": tests["true_mean_I"], "mean_I": tests["mean_I"],
                          "mean_abs_I": tests["mean_abs_I"], "mean_abs_I_null": tests.get("mean_abs_I_null"),
-                         "median_delta": tests["median_delta"], **{p: tests[p] for p in TESTS.values()},
-                         **{p: s.get(p) if subset == "all" else None for p in DETECTORS.values()}})
+                         "median_delta": tests["median_delta"],
+                         # the study's tests per subset of pairs; the others score a model as a whole
+                         **{d.column: tests[d.column] if d in STUDY_TESTS else s.get(d.column) if subset == "all"
+                            else None for d in DETECTORS.values()}})
     return pd.DataFrame(rows).sort_values(["truth", "subset", "arch", "seed"]).reset_index(drop=True)
 
 
@@ -76,11 +75,10 @@ def flagged_table(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
                                    "mean_abs_I": float(part["mean_abs_I"].mean()),
                                    "mean_abs_I_null": float(part["mean_abs_I_null"].mean()),
                                    "median_delta": float(part["median_delta"].median())}
-            for name, column in {**TESTS, **DETECTORS}.items():
-                values = pd.to_numeric(part[column], errors="coerce").dropna()
-                k = int((values < alpha).sum())
-                low, high = stats.wilson(k, len(values))
-                row.update({f"n_{name}": k, f"of_{name}": len(values), f"low_{name}": low, f"high_{name}": high})
+            counts = tables.flagged_table(part.assign(group=0), alpha, by=("group",))
+            for c in counts.itertuples():
+                row.update({f"n_{c.detector}": c.n_flagged, f"of_{c.detector}": c.n_models,
+                            f"low_{c.detector}": c.ci_low, f"high_{c.detector}": c.ci_high})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -114,7 +112,7 @@ def flagged_markdown(flagged: pd.DataFrame, every_arch: bool = True) -> str:
     if not every_arch:
         shown = shown[shown["arch"] == "all"]
     table = pd.DataFrame({"truth": shown["truth"], "pairs": shown["subset"], "arch": shown["arch"],
-                          **{name: [_cell(r, name) for _, r in shown.iterrows()] for name in {**TESTS, **DETECTORS}},
+                          **{name: [_cell(r, name) for _, r in shown.iterrows()] for name in DETECTORS},
                           "mean I (true)": [f"{a:+.1f} ({b:+.1f})" for a, b in
                                             zip(shown["mean_I"], shown["true_mean_I"], strict=True)],
                           "mean abs I / null": [f"{a:.1f} / {b:.1f}" for a, b in

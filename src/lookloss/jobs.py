@@ -349,10 +349,12 @@ def true_strength(paths: Sequence[str | Path]) -> pd.DataFrame:
 def detect_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, str | Path],
                   simulation_section: Mapping[str, Any], settings: Mapping[str, int], base_dir: str | Path = ".",
                   log: logging.Logger | None = None) -> list[dict[str, Any]]:
-    """GIA and DFIM (:mod:`lookloss.detectors`) on several models of one padding; one JSON each.
+    """The detectors that run on models (:data:`lookloss.detectors.MODEL_DETECTORS`: GIA and
+    DFIM) on several models of one padding; one JSON each.
 
-    The detectors' inputs (backgrounds, configurations, k-mers, pair subsample and its
-    references) depend only on the simulation, so they are prepared once per job.
+    The detectors' inputs (their ``prepare``: backgrounds, configurations, k-mers, pair
+    subsample and its references) depend only on the simulation, so they are prepared once
+    per job.
 
     Parameters
     ----------
@@ -369,70 +371,45 @@ def detect_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, st
     Returns
     -------
     list of dict
-        The rows written: identity, ``model`` and :func:`lookloss.detectors.run`'s statistics
-        (its run times only in the log).
+        The rows written: identity, ``model`` and each detector's statistics (their run
+        times only in the log).
     """
-    from lookloss import detectors, models, simulation
+    from lookloss import models, simulation
+    from lookloss.detectors import MODEL_DETECTORS
+    from lookloss.detectors.explain import explainable
 
     log = log or logging.getLogger("lookloss")
     sim = simulation.Simulation.from_config(simulation_section, base_dir=base_dir)
-    inputs = detectors.prepare(sim, io.load_npz(pair_paths["test"]), io.load_npz(pair_paths["shuffled"]), settings)
+    test, shuffled = io.load_npz(pair_paths["test"]), io.load_npz(pair_paths["shuffled"])
+    inputs = {d.name: d.load().prepare(sim, test, shuffled, settings) for d in MODEL_DETECTORS}
     rows = []
     for job in jobs:
         identity = job["identity"]
-        model = models.load(job["model"], arch=identity["arch"], padding=identity["padding"])
-        found = detectors.run(model, inputs)
+        net = explainable(models.load(job["model"], arch=identity["arch"], padding=identity["padding"]))
+        found: dict[str, Any] = {}
+        for detector in MODEL_DETECTORS:
+            found.update(detector.load().run(net, inputs[detector.name]))
         # the same configuration, the same bytes: run times go to the log only
         row = {**identity, "model": layout.model_id(identity["arch"], identity["l1"], identity["seed"]),
                **{k: v for k, v in found.items() if not k.endswith("_seconds")}}
         io.write_json(job["stats"], io.plain(row))
-        log.info("%s: GIA p %.3g (%.1f s), DFIM p %.3g (%.1f s)", dict(identity), found["p_gia"],
-                 found["gia_seconds"], found["p_dfim"], found["dfim_seconds"])
+        log.info("%s: %s", dict(identity), ", ".join(
+            f"{d.name} p {found[d.column]:.3g} ({found[f'{d.name}_seconds']:.1f} s)" for d in MODEL_DETECTORS))
         rows.append(row)
     return rows
 
 
-def detector_table(models: pd.DataFrame, found: pd.DataFrame, alpha: float,
-                   controls: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
-    """Per detector, control and padding: models flagged, their fraction and its Wilson 95% interval.
-
-    Parameters
-    ----------
-    models : pandas.DataFrame
-        ``models.tsv`` (the study's detectors: ``p_magnitude``, ``p_paired``).
-    found : pandas.DataFrame
-        The detectors' per-model statistics (``p_gia``, ``p_dfim``), keyed like ``models``.
-    alpha : float
-        Significance level.
-    controls : mapping
-        The ``simulation.controls`` config section: each control's ``exponent`` is written
-        beside it (1: additive, so every model flagged is a false positive).
-    """
-    from lookloss import stats
-    from lookloss.detectors import DETECTORS
-
-    keys = ["control", "padding", "arch", "l1", "seed"]
-    both = models.merge(found[[*keys, "p_gia", "p_dfim"]], on=keys, how="left", validate="one_to_one")
-    rows = []
-    for (control, padding), group in both.groupby(["control", "padding"], sort=True):
-        for detector, column in DETECTORS.items():
-            k, n = int((group[column] < alpha).sum()), len(group)
-            low, high = stats.wilson(k, n)
-            rows.append({"detector": detector, "control": control, "padding": padding,
-                         "exponent": controls[control]["exponent"], "n_models": n, "n_flagged": k,
-                         "fraction": k / n, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(rows)
-
-
 def write_detector_table(models_path: str | Path, stats_paths: Sequence[str | Path], alpha: float,
                          controls: Mapping[str, Mapping[str, float]], out: Mapping[str, str | Path]) -> pd.DataFrame:
-    """``tables/detectors.tsv`` (:func:`detector_table`) and the detectors' per-model table
+    """``tables/detectors.tsv`` (:func:`lookloss.tables.detector_table`) and the detectors' per-model table
     ``tables/detector_models.tsv`` from ``models.tsv`` and every model's detector statistics."""
+    from lookloss import tables
+
     order = ["control", "padding", "arch", "l1", "seed"]
     found = pd.DataFrame([json.loads(Path(p).read_text()) for p in stats_paths])
     found = found.sort_values(order, kind="stable").reset_index(drop=True)
     found = found[[*order, "model", *sorted(set(found.columns) - {*order, "model"})]]
-    table = detector_table(pd.read_csv(models_path, sep="\t"), found, alpha, controls)
+    table = tables.detector_table(pd.read_csv(models_path, sep="\t"), found, alpha, controls)
     io.write_tsv(out["per_model"], found)
     io.write_tsv(out["table"], table)
     return table

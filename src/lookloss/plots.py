@@ -44,6 +44,7 @@ from matplotlib.textpath import TextPath
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 from matplotlib.transforms import Affine2D
 
+from lookloss.detectors import DETECTORS
 from lookloss.figures import FIGURES
 
 # scipy is imported where it is used: the workflow imports this module (its figure
@@ -897,11 +898,6 @@ def figS5(ppms: Mapping[str, np.ndarray], *, motifs: Mapping[str, str]) -> Figur
     return fig
 
 
-TEST_LABELS = {"paired": "paired loss test", "unpaired": "unpaired loss test",
-               "magnitude": "magnitude vs shuffled null", "randpos": "random-position null"}
-TEST_COLOURS = {"paired": RED, "unpaired": BLUE, "magnitude": "#e08214", "randpos": "#5e3c99"}
-
-
 def power(power: pd.DataFrame, *, alpha: float) -> Figure:
     """Fraction of models each test flags against the strength of the true interaction.
 
@@ -909,7 +905,7 @@ def power(power: pd.DataFrame, *, alpha: float) -> Figure:
     ----------
     power : pandas.DataFrame
         ``power.tsv`` (:func:`lookloss.tables.power_table`); uses ``control``,
-        ``padding``, ``test``, ``fraction``, ``ci_low``, ``ci_high``, ``n_models`` and
+        ``padding``, ``detector``, ``fraction``, ``ci_low``, ``ci_high``, ``n_models`` and
         ``true_relative_I``.
     alpha : float
         Significance level (the false-positive rate a calibrated test keeps).
@@ -927,12 +923,13 @@ def power(power: pd.DataFrame, *, alpha: float) -> Figure:
         _empty(axes[0])
     for ax, padding in zip(axes, paddings, strict=False):
         group = power[power["padding"] == padding].sort_values("true_relative_I", kind="stable")
-        for test, rows in group.groupby("test", sort=False):
+        for test, rows in group.groupby("detector", sort=False):
             x = rows["true_relative_I"].to_numpy(float)
             y = rows["fraction"].to_numpy(float)
             err = np.clip(np.vstack([y - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - y]), 0, None)
-            ax.errorbar(x, y, yerr=err, fmt="o-", color=TEST_COLOURS.get(test, GREY), markersize=4, capsize=2,
-                        linewidth=1.2, label=TEST_LABELS.get(test, test))
+            entry = DETECTORS.get(test)
+            ax.errorbar(x, y, yerr=err, fmt="o-", color=entry.colour if entry else GREY, markersize=4, capsize=2,
+                        linewidth=1.2, label=entry.label if entry else test)
         named = group.drop_duplicates("control")
         top = ax.secondary_xaxis("top")  # which control each point is
         top.set_xticks(named["true_relative_I"].to_numpy(float), named["control"].tolist(), fontsize=7)
@@ -948,9 +945,6 @@ def power(power: pd.DataFrame, *, alpha: float) -> Figure:
     return fig
 
 
-DETECTOR_LABELS = {"magnitude": "magnitude (shuffled null)", "loss": "paired loss test",
-                   "gia": "global importance analysis", "dfim": "deep feature interaction maps"}
-DETECTOR_COLOURS = {"magnitude": "#e08214", "loss": RED, "gia": "#1b9e77", "dfim": "#5e3c99"}
 _CONTROL_MARKERS = "os^Dv<>p"
 
 
@@ -960,7 +954,7 @@ def detector_rates(detectors: pd.DataFrame, *, alpha: float, focus_controls: Seq
     Parameters
     ----------
     detectors : pandas.DataFrame
-        ``detectors.tsv`` (:func:`lookloss.jobs.detector_table`): ``detector``,
+        ``detectors.tsv`` (:func:`lookloss.tables.detector_table`): ``detector``,
         ``control``, ``padding``, ``n_models``, ``fraction``, ``ci_low`` and ``ci_high``.
     alpha : float
         Significance level (the false-positive rate a calibrated detector keeps).
@@ -985,7 +979,9 @@ def detector_rates(detectors: pd.DataFrame, *, alpha: float, focus_controls: Seq
         paddings = []
     for ax, padding in zip(axes, paddings, strict=False):
         group = detectors[detectors["padding"] == padding]
+        shown = list(dict.fromkeys(group["detector"]))
         for d, (detector, rows) in enumerate(group.groupby("detector", sort=False)):
+            entry = DETECTORS.get(detector)
             neg = rows[rows["control"].isin(focus_controls)]
             k, n = int(neg["n_flagged"].sum()), int(neg["n_models"].sum())
             x, (x_low, x_high) = (k / n if n else np.nan), _wilson(k, n)
@@ -994,11 +990,11 @@ def detector_rates(detectors: pd.DataFrame, *, alpha: float, focus_controls: Seq
                 if pos.empty:
                     continue
                 y = float(pos["fraction"].iloc[0])
-                dodge = (0.012 * (d - 1.5), 0.012 * (c - (len(positives) - 1) / 2))  # equal points stay visible
+                dodge = (0.012 * (d - (len(shown) - 1) / 2), 0.012 * (c - (len(positives) - 1) / 2))  # equal points stay visible
                 ax.errorbar([x + dodge[0]], [y + dodge[1]], xerr=[[max(x - x_low, 0)], [max(x_high - x, 0)]],
                             yerr=[[max(y - float(pos["ci_low"].iloc[0]), 0)], [max(float(pos["ci_high"].iloc[0]) - y, 0)]],
-                            fmt=marker, color=DETECTOR_COLOURS.get(detector, GREY), markersize=6, capsize=2,
-                            linewidth=1, label=f"{DETECTOR_LABELS.get(detector, detector)} ({control})")
+                            fmt=marker, color=entry.colour if entry else GREY, markersize=6, capsize=2,
+                            linewidth=1, label=f"{entry.label if entry else detector} ({control})")
         ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=0.8)  # no better than chance
         ax.axvline(alpha, color=GREY, linestyle=":", linewidth=1)
         ax.set_xlim(-0.03, 1.03)

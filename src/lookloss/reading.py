@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lookloss import checkpoints, io, layout, stats, tables
+from lookloss import checkpoints, io, layout, stats
+from lookloss.detectors import STUDY_TESTS
 
 log = logging.getLogger("lookloss")
 
@@ -48,10 +49,6 @@ PAPER: dict[tuple[str, str], dict[str, Any]] = {
 }
 #: The tables :func:`analyse_published` writes (``tables/{name}.tsv``).
 TABLES = layout.STUDY_TABLES + layout.DETECTOR_TABLES
-#: Tests of the reading table, in column order, with their column in ``models.tsv``.
-TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude", "random-position": "p_randpos"}
-#: The reading's name of each test that ``tables/power.tsv`` names (:data:`lookloss.tables.TESTS`), by its p column.
-TEST_NAMES = {short: name for short, column in tables.TESTS.items() for name, p in TESTS.items() if p == column}
 
 
 def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str | Path = ".") -> pd.DataFrame:
@@ -124,10 +121,11 @@ def _analyse_new(config: Mapping[str, Any], results: Path, todo: list[dict[str, 
 
 
 def _detector_key(settings: Mapping[str, Any]) -> str:
-    """sha256 of the detectors' settings and of the code of :mod:`lookloss.detectors`."""
+    """sha256 of the detectors' settings and of the code of :mod:`lookloss.detectors` (every module)."""
     from lookloss import detectors
 
-    text = json.dumps(dict(settings), sort_keys=True) + Path(detectors.__file__).read_text()
+    code = sorted(Path(detectors.__file__).parent.glob("*.py"))
+    text = json.dumps(dict(settings), sort_keys=True) + "".join(path.read_text() for path in code)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -159,8 +157,8 @@ def reading_table(models: pd.DataFrame, alpha: float, n_grid: int | None = None,
         group = held.get((control, padding), models.iloc[:0])
         n = len(group)
         row: dict[str, Any] = {"control": control, "padding": padding, "models": n}
-        for test, column in TESTS.items():
-            row[test] = f"{int((group[column] < alpha).sum())}/{n}" if n else "–"
+        for test in STUDY_TESTS:
+            row[test.name] = f"{int((group[test.column] < alpha).sum())}/{n}" if n else "–"
         rho = rhos[(control, padding)] if (control, padding) in rhos else stats.spearman(
             group["mean_abs_I"], group["test_mse"])[0]
         row["spearman_rho"] = f"{rho:.2f}" if n > 2 else "n/a"
@@ -389,7 +387,7 @@ def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        One row per test (named as in :data:`TESTS`) x padding: ``fpr`` (models
+        One row per test (:data:`lookloss.detectors.STUDY_TESTS`) x padding: ``fpr`` (models
         flagged at exponent 1 and their fraction with its Wilson 95% interval; "–"
         without an additive control), ``power <e>`` per exponent above 1 (the same,
         at that exponent), and ``crossing``: the strength (mean true I / mean joint effect) at which
@@ -406,9 +404,9 @@ def power_reading(power: pd.DataFrame, target: float = POWER_TARGET) -> pd.DataF
                          "the power reading needs one control per exponent")
     rows = []
     exponents = sorted(e for e in power["exponent"].unique() if e > 1)
-    for (test, padding), group in power.groupby(["test", "padding"], sort=False):
+    for (test, padding), group in power.groupby(["detector", "padding"], sort=False):
         group = group[group["exponent"] >= 1].sort_values("exponent", kind="stable")
-        row: dict[str, Any] = {"test": TEST_NAMES.get(test, test), "padding": padding}
+        row: dict[str, Any] = {"test": test, "padding": padding}
         additive = group[group["exponent"] == 1]
         row["fpr"] = _share(additive.iloc[0]) if len(additive) else "–"
         for exponent in exponents:
@@ -434,7 +432,7 @@ def strengths(power: pd.DataFrame) -> pd.DataFrame:
 
 def _share(row: pd.Series) -> str:
     """``k/n = fraction [Wilson interval]`` of one row of the power table."""
-    return (f"{int(row['n_significant'])}/{int(row['n_models'])} = {row['fraction']:.2f} "
+    return (f"{int(row['n_flagged'])}/{int(row['n_models'])} = {row['fraction']:.2f} "
             f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]")
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lookloss import stats
-
-TESTS = {"paired": "p_paired", "unpaired": "p_unpaired", "magnitude": "p_magnitude",
-         "randpos": "p_randpos"}
+from lookloss.detectors import DETECTORS, STUDY_TESTS, Detector
 
 
 def model_row(sets: Mapping[str, pd.DataFrame], metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,8 +70,8 @@ def summary_table(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
     rows = []
     for (control, padding), group in models.groupby(["control", "padding"], sort=True):
         row: dict[str, Any] = {"control": control, "padding": padding, "n_models": len(group)}
-        for name, column in TESTS.items():
-            row[f"n_sig_{name}"] = int((group[column] < alpha).sum())
+        for test in STUDY_TESTS:
+            row[f"n_sig_{test.column.removeprefix('p_')}"] = int((group[test.column] < alpha).sum())
         row["n_sig_paired_train"] = int((group["p_paired_train"] < alpha).sum())
         row["spearman_rho"], row["spearman_p"] = stats.spearman(group["mean_abs_I"], group["test_mse"])
         row["median_test_mse"] = group["test_mse"].median()
@@ -107,9 +105,43 @@ def consistency_table(models: pd.DataFrame, alpha: float, consistency_fraction: 
     return table.assign(call=calls)
 
 
+def flagged_table(models: pd.DataFrame, alpha: float, detectors: Sequence[Detector] | None = None,
+                  by: Sequence[str] = ("control", "padding")) -> pd.DataFrame:
+    """Per group of ``models`` and detector: models flagged, their fraction and its Wilson 95% interval.
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        One row per model with each detector's p-value column (:attr:`Detector.column`).
+    alpha : float
+        Significance level: a model is flagged when its p-value is below it.
+    detectors : sequence of Detector, optional
+        The detectors counted (default: every one of :data:`lookloss.detectors.DETECTORS`).
+    by : sequence of str
+        The columns that make a group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``detector`` (its name), ``n_models`` (those with a p-value
+        for it: a model it did not run on is left out), ``n_flagged``, ``fraction``,
+        ``ci_low``, ``ci_high``; groups sorted, detectors in registry order.
+    """
+    rows = []
+    for key, group in models.groupby(list(by), sort=True):
+        for detector in DETECTORS.values() if detectors is None else detectors:
+            tested = pd.to_numeric(group[detector.column], errors="coerce").dropna()
+            k, n = int((tested < alpha).sum()), len(tested)
+            low, high = stats.wilson(k, n)
+            rows.append({**dict(zip(by, key, strict=True)), "detector": detector.name, "n_models": n,
+                         "n_flagged": k, "fraction": k / n if n else float("nan"), "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=[*by, "detector", "n_models", "n_flagged", "fraction", "ci_low", "ci_high"])
+
+
 def power_table(models: pd.DataFrame, truth: pd.DataFrame, alpha: float,
                 controls: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
-    """How often each test flags the models of each control and padding, with the truth's strength.
+    """How often each of the study's tests flags the models of each control and padding, with the
+    truth's strength.
 
     Parameters
     ----------
@@ -126,21 +158,38 @@ def power_table(models: pd.DataFrame, truth: pd.DataFrame, alpha: float,
     Returns
     -------
     pandas.DataFrame
-        Per control, padding and test (:data:`TESTS`): ``n_models``, ``n_significant``,
-        ``fraction`` with its Wilson 95% interval (``ci_low``, ``ci_high``), the
-        control's ``scale`` and ``exponent``, ``true_mean_I`` and ``true_relative_I``
-        (the mean true interaction over the mean true joint effect).
+        :func:`flagged_table` of the study's four tests, with the control's ``scale`` and
+        ``exponent``, ``true_mean_I`` and ``true_relative_I`` (the mean true interaction
+        over the mean true joint effect).
     """
-    rows = []
-    for (control, padding), group in models.groupby(["control", "padding"], sort=True):
-        known = truth[(truth["control"] == control) & (truth["padding"] == padding)]
-        mean_i = float(known["true_mean_I"].iloc[0]) if len(known) else float("nan")
-        joint = float(known["true_mean_joint"].iloc[0]) if len(known) else float("nan")
-        for test, column in TESTS.items():
-            k, n = int((group[column] < alpha).sum()), len(group)
-            low, high = stats.wilson(k, n)
-            rows.append({"control": control, "padding": padding, "test": test, "n_models": n, "n_significant": k,
-                         "fraction": k / n, "ci_low": low, "ci_high": high,
-                         "scale": controls[control]["scale"], "exponent": controls[control]["exponent"],
-                         "true_mean_I": mean_i, "true_relative_I": mean_i / joint if joint else float("nan")})
-    return pd.DataFrame(rows)
+    table = flagged_table(models, alpha, STUDY_TESTS)
+    known = truth.set_index(["control", "padding"])
+    strength = [known.loc[key] if key in known.index else None for key in zip(table["control"], table["padding"],
+                                                                             strict=True)]
+    mean_i = np.array([float(k["true_mean_I"]) if k is not None else np.nan for k in strength])
+    joint = np.array([float(k["true_mean_joint"]) if k is not None else np.nan for k in strength])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(joint != 0, mean_i / joint, np.nan)
+    return table.assign(scale=[controls[c]["scale"] for c in table["control"]],
+                        exponent=[controls[c]["exponent"] for c in table["control"]],
+                        true_mean_I=mean_i, true_relative_I=relative)
+
+
+def detector_table(models: pd.DataFrame, found: pd.DataFrame, alpha: float,
+                   controls: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """Per control and padding, every detector (:data:`lookloss.detectors.DETECTORS`):
+    :func:`flagged_table` with the control's ``exponent`` (1: additive, so every model
+    flagged is a false positive).
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        ``models.tsv`` (the study's tests' p-values).
+    found : pandas.DataFrame
+        The model detectors' per-model statistics (their p-value columns), keyed like ``models``.
+    """
+    keys = ["control", "padding", "arch", "l1", "seed"]
+    columns = [d.column for d in DETECTORS.values() if d.runs_on_models]
+    both = models.merge(found[[*keys, *columns]], on=keys, how="left", validate="one_to_one")
+    table = flagged_table(both, alpha)
+    return table.assign(exponent=[controls[c]["exponent"] for c in table["control"]])
