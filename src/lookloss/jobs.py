@@ -225,6 +225,21 @@ def load_pair_sets(pair_paths: Mapping[str, str | Path]) -> dict[str, dict[str, 
     return {name: io.load_npz(path) for name, path in pair_paths.items()}
 
 
+def for_analysis(model: Any) -> Any:
+    """A trained model as the analysis and the detectors run it: its float32 weights in float64.
+
+    Float32 forward passes round differently on another instruction set (oneDNN's and the
+    BLAS's kernels for AVX-512, AVX2 or SSE use other blockings and fused multiply-adds), by
+    enough to move ``models.tsv``'s 6 significant digits; in float64 the same differences
+    are about 1e-15 of a value, so the tables are the same bytes on any x86-64 CPU
+    (``tests/test_jobs.py`` masks the wider instruction sets to check it; the cost is in
+    BENCHMARKS.md).
+    """
+    import torch
+
+    return model.to(torch.float64)
+
+
 def analyse_model(model_path: str | Path, metrics_path: str | Path,
                   pair_sets: Mapping[str, str | Path | Mapping[str, np.ndarray]],
                   out_paths: Mapping[str, str | Path], stats_path: str | Path,
@@ -253,7 +268,7 @@ def analyse_model(model_path: str | Path, metrics_path: str | Path,
     from lookloss import interactions, models, tables
 
     log = log or logging.getLogger("lookloss")
-    model = models.load(model_path, arch=identity["arch"], padding=identity["padding"])
+    model = for_analysis(models.load(model_path, arch=identity["arch"], padding=identity["padding"]))
     metrics = json.loads(Path(metrics_path).read_text())
     sets: dict[str, pd.DataFrame] = {}
     seen: list[tuple[np.ndarray, np.ndarray]] = []  # (s_gt, f_gt) of the sets done so far
@@ -385,7 +400,7 @@ def detect_models(jobs: Sequence[Mapping[str, Any]], pair_paths: Mapping[str, st
     rows = []
     for job in jobs:
         identity = job["identity"]
-        net = explainable(models.load(job["model"], arch=identity["arch"], padding=identity["padding"]))
+        net = explainable(for_analysis(models.load(job["model"], arch=identity["arch"], padding=identity["padding"])))
         found: dict[str, Any] = {}
         for detector in MODEL_DETECTORS:
             found.update(detector.load().run(net, inputs[detector.name]))
