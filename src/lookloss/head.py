@@ -227,7 +227,7 @@ class Head:
             padded = tuple(_padded(t, self.batch_size) for t in inputs)
             if self._runner is None:
                 try:
-                    self._runner = self._fused(padded)
+                    self._runner = traced(self, padded)
                 except GenomicError:
                     raise
                 except Exception as error:  # noqa: BLE001  (the model itself fails: say what it was given)
@@ -266,74 +266,9 @@ class Head:
         print(f"lookloss: the fused (traced) model {self.label!r} failed ({inference.first_line(error)}); running the "
               "model as it is for the rest of the run (--no-fuse does so from the start)", file=sys.stderr)
 
-    def _fused(self, inputs: tuple[torch.Tensor, ...]) -> Any:
-        """The model and the choice of output traced, frozen and fused by oneDNN (CPU only), or
-        :data:`_PLAIN` when that is not safe or not the same.
-
-        Traced are only models a trace can represent: a Python module whose trace raises no
-        tracer warning (a data-dependent branch, a tensor turned into a Python number: the trace
-        would bake in one batch's path), a TorchScript module without branches or loops, and a
-        ``torch.export`` or ``torch.fx`` graph (static by construction; its input checks warn,
-        harmlessly). The fused model must then give the model's chosen output on ``inputs``
-        (relative difference below 1e-4, on three calls: the profiling calls and an optimised
-        one); any failure on a later batch falls back to the plain model (:meth:`_one`).
-        """
-        if inputs[0].device.type != "cpu" or not _traceable(self.model):
-            return _PLAIN
-        chosen = _Chosen(self.model, self.output, self.task)
-        graph = isinstance(self.model, torch.fx.GraphModule)
-        expected = self.pick(self.model(*inputs), inputs[0].shape[0])  # a wrong --output or --task raises here
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore" if graph else "error", torch.jit.TracerWarning)
-                traced = torch.jit.trace(chosen, inputs, check_trace=False).eval()
-            with _onednn_fusion(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fused = torch.jit.freeze(traced)
-                same = all(torch.allclose(fused(*inputs), expected, rtol=1e-4, atol=1e-6) for _ in range(3))
-        except Exception:  # noqa: BLE001  (a model that cannot be traced or frozen runs as it is)
-            return _PLAIN
-        return fused if same else _PLAIN
-
     def pick(self, out: Any, n: int) -> torch.Tensor:
-        """The chosen output element and task of a model's output for ``n`` sequences, as a vector."""
-        where = f"model {self.label!r}"
-        if isinstance(out, dict):
-            raise GenomicError(f"{where} returns a dict with keys {list(out)}; expected a tensor or a tuple or list "
-                               "of tensors (choose one with --output): wrap the model so that it returns them, e.g. "
-                               "a module whose forward returns (out['profile'], out['counts'])")
-        if isinstance(out, (tuple, list)):
-            shapes = [tuple(getattr(o, "shape", ())) for o in out]
-            if self.output is None:
-                raise GenomicError(f"{where} returns {len(out)} outputs, shapes {shapes}; choose one with --output "
-                                   "INDEX (a BPNet's log counts: 1)")
-            if not -len(out) <= self.output < len(out):
-                raise GenomicError(f"{where}: --output {self.output} is out of range: the model returns "
-                                   f"{len(out)} outputs, shapes {shapes}; expected 0 to {len(out) - 1}")
-            profiles = [shape[-1] for shape in shapes if len(shape) == 3 and shape[-1] > shape[1]]  # (N, strands, L)
-            if self.out_window is not None and profiles and self.out_window % profiles[0]:  # not even a binned one
-                raise GenomicError(f"{where}: its profile output covers {profiles[0]} bases (shapes {shapes}) but "
-                                   f"the targets sum over --out-window {self.out_window}; give --out-window "
-                                   f"{profiles[0]}, and the --in-window the model was trained on")
-            out = out[self.output]
-        elif self.output is not None:
-            raise GenomicError(f"{where}: --output {self.output} given, but the model returns one tensor of shape "
-                               f"{tuple(getattr(out, 'shape', ()))}; expected a tuple of outputs")
-        shape = tuple(getattr(out, "shape", ()))
-        if len(shape) == 2 and shape[0] == n:
-            if self.task is None and shape[1] > 1:
-                raise GenomicError(f"{where}: the output has shape {shape}, {shape[1]} tasks; choose one with "
-                                   "--task K")
-            task = 0 if self.task is None else self.task
-            if not -shape[1] <= task < shape[1]:
-                raise GenomicError(f"{where}: --task {task} is out of range: the output has shape {shape}, "
-                                   f"{shape[1]} task(s); expected 0 to {shape[1] - 1}")
-            return out[:, task]
-        if shape == (n,) and self.task in (None, 0):
-            return out
-        raise GenomicError(f"{where}: the output has shape {shape} for {n} sequences; expected one value per "
-                           f"sequence and task, ({n},) or ({n}, tasks) (a profile output? choose the count head "
-                           "with --output)")
+        """The chosen output element and task of a model's output for ``n`` sequences (:func:`choose`)."""
+        return choose(out, n, self.label, self.output, self.task, self.out_window)
 
 
 def _padded(tensor: torch.Tensor, size: int) -> torch.Tensor:
@@ -341,3 +276,76 @@ def _padded(tensor: torch.Tensor, size: int) -> torch.Tensor:
     if len(tensor) >= size:
         return tensor
     return torch.cat([tensor, tensor[-1:].expand(size - len(tensor), *tensor.shape[1:])])
+
+
+def choose(out: Any, n: int, label: str, output: int | None = None, task: int | None = None,
+           out_window: int | None = None) -> torch.Tensor:
+    """Output element ``output`` and task ``task`` of model ``label``'s output for ``n`` sequences, as a
+    vector; :class:`GenomicError` saying what to choose when the output does not fit (see :class:`Head`)."""
+    where = f"model {label!r}"
+    if isinstance(out, dict):
+        raise GenomicError(f"{where} returns a dict with keys {list(out)}; expected a tensor or a tuple or list "
+                           "of tensors (choose one with --output): wrap the model so that it returns them, e.g. "
+                           "a module whose forward returns (out['profile'], out['counts'])")
+    if isinstance(out, (tuple, list)):
+        shapes = [tuple(getattr(o, "shape", ())) for o in out]
+        if output is None:
+            raise GenomicError(f"{where} returns {len(out)} outputs, shapes {shapes}; choose one with --output "
+                               "INDEX (a BPNet's log counts: 1)")
+        if not -len(out) <= output < len(out):
+            raise GenomicError(f"{where}: --output {output} is out of range: the model returns "
+                               f"{len(out)} outputs, shapes {shapes}; expected 0 to {len(out) - 1}")
+        profiles = [shape[-1] for shape in shapes if len(shape) == 3 and shape[-1] > shape[1]]  # (N, strands, L)
+        if out_window is not None and profiles and out_window % profiles[0]:  # not even a binned one
+            raise GenomicError(f"{where}: its profile output covers {profiles[0]} bases (shapes {shapes}) but "
+                               f"the targets sum over --out-window {out_window}; give --out-window "
+                               f"{profiles[0]}, and the --in-window the model was trained on")
+        out = out[output]
+    elif output is not None:
+        raise GenomicError(f"{where}: --output {output} given, but the model returns one tensor of shape "
+                           f"{tuple(getattr(out, 'shape', ()))}; expected a tuple of outputs")
+    shape = tuple(getattr(out, "shape", ()))
+    if len(shape) == 2 and shape[0] == n:
+        if task is None and shape[1] > 1:
+            raise GenomicError(f"{where}: the output has shape {shape}, {shape[1]} tasks; choose one with "
+                               "--task K")
+        task = 0 if task is None else task
+        if not -shape[1] <= task < shape[1]:
+            raise GenomicError(f"{where}: --task {task} is out of range: the output has shape {shape}, "
+                               f"{shape[1]} task(s); expected 0 to {shape[1] - 1}")
+        return out[:, task]
+    if shape == (n,) and task in (None, 0):
+        return out
+    raise GenomicError(f"{where}: the output has shape {shape} for {n} sequences; expected one value per "
+                       f"sequence and task, ({n},) or ({n}, tasks) (a profile output? choose the count head "
+                       "with --output)")
+
+
+def traced(head: Head, inputs: tuple[torch.Tensor, ...]) -> Any:
+    """``head``'s model and its choice of output traced, frozen and fused by oneDNN (CPU only),
+    or :data:`_PLAIN` when that is not safe or not the same.
+
+    Traced are only models a trace can represent: a Python module whose trace raises no
+    tracer warning (a data-dependent branch, a tensor turned into a Python number: the trace
+    would bake in one batch's path), a TorchScript module without branches or loops, and a
+    ``torch.export`` or ``torch.fx`` graph (static by construction; its input checks warn,
+    harmlessly). The fused model must then give the model's chosen output on ``inputs``
+    (relative difference below 1e-4, on three calls: the profiling calls and an optimised
+    one); any failure on a later batch falls back to the plain model (:meth:`Head._one`).
+    """
+    if inputs[0].device.type != "cpu" or not _traceable(head.model):
+        return _PLAIN
+    chosen = _Chosen(head.model, head.output, head.task)
+    graph = isinstance(head.model, torch.fx.GraphModule)
+    expected = head.pick(head.model(*inputs), inputs[0].shape[0])  # a wrong --output or --task raises here
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore" if graph else "error", torch.jit.TracerWarning)
+            trace = torch.jit.trace(chosen, inputs, check_trace=False).eval()
+        with _onednn_fusion(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fused = torch.jit.freeze(trace)
+            same = all(torch.allclose(fused(*inputs), expected, rtol=1e-4, atol=1e-6) for _ in range(3))
+    except Exception:  # noqa: BLE001  (a model that cannot be traced or frozen runs as it is)
+        return _PLAIN
+    return fused if same else _PLAIN
