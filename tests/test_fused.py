@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from lookloss import fused, inference, io, models, jobs, training
+from lookloss import fused, inference, io, jobs, models, training
 
 SEQ_LEN = 40
 SETTINGS = {"batch_size": 30, "learning_rate": 1e-3, "adam_eps": 1e-7, "max_epochs": 4, "patience": 10}
@@ -118,6 +118,23 @@ def test_the_fused_network_computes_each_model_and_its_l1_term(arch, padding):
         for p, q in zip(model.parameters(), net.member(k).parameters(), strict=True):
             assert torch.equal(p, q)
     np.testing.assert_allclose(fused.predict_each(net, x.numpy())[1], inference.predict(members[1], x.numpy()), rtol=1e-12)
+
+
+def test_an_architecture_is_written_once(monkeypatch):
+    """A new architecture (even width, two layers, another activation), defined only in
+    lookloss.models, is fused and trained as its models are alone."""
+    monkeypatch.setitem(models.ACTIVATIONS, "tanh", torch.nn.Tanh)
+    monkeypatch.setitem(models.ARCHS, "tanh1", models.ArchSpec(2, 6, 4, (5,), activation="tanh"))
+    members = [models.build("tanh1", "same", SEQ_LEN, generator=training.init_generator(s)).double() for s in (1, 2)]
+    net = fused.FusedRegressors.stack(members)
+    assert len(list(net.parameters())) == len(list(members[0].parameters()))  # the weights and nothing else
+    x = torch.from_numpy(onehot(5, 3)).double()
+    for k, model in enumerate(members):
+        torch.testing.assert_close(net(x, shared=True)[k], model(x), **TIGHT)
+        torch.testing.assert_close(net.l1_penalties()[k], models.l1_penalty(model), **TIGHT)
+    pair = MEMBERS[:2]
+    for member, other in zip(pair, group("tanh1", "same", pair, max_epochs=2), strict=True):
+        assert_same(*alone("tanh1", "same", member, max_epochs=2), other)
 
 
 def test_a_group_cannot_mix_shapes(tmp_path):

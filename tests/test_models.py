@@ -26,8 +26,8 @@ def seeded(arch: str, padding: str, seed: int = 0, seq_len: int = 100) -> models
 
 def conv_stack(model: models.ConvRegressor, x: torch.Tensor) -> torch.Tensor:
     """Output of the convolution layers only."""
-    for conv in model.convs:
-        x = torch.relu(conv(model.pad(x)))
+    for conv, activation in zip(model.convs, model.conv_activations, strict=True):
+        x = activation(conv(model.pad(x)))
     return x
 
 
@@ -51,6 +51,26 @@ def test_architectures_are_the_papers() -> None:
     assert models.ARCHS["arch1"] == models.ArchSpec(4, 15, 7, (50, 50))
     assert models.ARCHS["arch2"] == models.ArchSpec(4, 15, 7, (30, 30, 30))
     assert models.ARCHS["arch3"] == models.ArchSpec(5, 15, 5, (30, 30, 30))
+
+
+def test_the_parameters_keep_the_names_of_the_published_models() -> None:
+    """The checkpoints in paper/ are state_dicts of these names: renaming a layer breaks them."""
+    layers = [f"convs.{i}" for i in range(4)] + ["dense.0", "dense.1", "output"]
+    assert list(seeded("arch1", "valid").state_dict()) == [f"{layer}.{p}" for layer in layers for p in ("weight", "bias")]
+
+
+def test_the_activation_is_the_specs(monkeypatch) -> None:
+    monkeypatch.setitem(models.ACTIVATIONS, "tanh", torch.nn.Tanh)
+    monkeypatch.setitem(models.ARCHS, "tanh1", models.ArchSpec(2, 6, 4, (5,), activation="tanh"))
+    model, x = seeded("tanh1", "same"), one_hot(3, 100)
+    h = x
+    for conv in model.convs:
+        h = torch.tanh(F.conv1d(F.pad(h, (1, 2)), conv.weight, conv.bias))  # even width: Keras pads more on the right
+    h = h.mean(dim=2)
+    for layer in model.dense:
+        h = torch.tanh(F.linear(h, layer.weight, layer.bias))
+    torch.testing.assert_close(model(x), F.linear(h, model.output.weight, model.output.bias).squeeze(1))
+    assert models.ARCHS["arch1"].activation == "relu"
 
 
 @pytest.mark.parametrize(("arch", "padding"), ARCH_PADDINGS)
@@ -138,6 +158,14 @@ def test_l1_penalty_is_the_kernel_l1_norm_without_output_or_biases() -> None:
         for layer in [*model.convs, *model.dense]
     )
     assert float(models.l1_penalty(model).detach()) == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_l1_penalty_at_other_weights_is_the_models_term_there() -> None:
+    model = seeded("arch2", "same", 2)
+    assert model.penalised() == [f"convs.{i}.weight" for i in range(4)] + [f"dense.{i}.weight" for i in range(3)]
+    doubled = {name: 2 * p for name, p in model.named_parameters()}
+    with torch.no_grad():
+        assert float(models.l1_penalty(model, doubled)) == pytest.approx(2 * float(models.l1_penalty(model)), rel=1e-6)
 
 
 def test_forward_macs_by_hand() -> None:

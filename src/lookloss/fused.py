@@ -3,9 +3,12 @@
 The study's models are tiny (a few thousand parameters): one of them leaves a GPU
 almost idle, waiting on kernel launches and host round-trips. :func:`train`
 trains K models of one architecture and padding (any mix of control, L1 weight and
-seed: :class:`Member`) in one process as one network, :class:`FusedRegressors`: every
-convolution becomes a grouped convolution (``groups=K``, each group seeing its own
-model's batch) and every dense layer a batched matrix product.
+seed: :class:`Member`) in one process as one network,
+:class:`lookloss.models.FusedRegressors`: the one-model network
+(:class:`lookloss.models.ConvRegressor`, the only definition of the architecture) run
+on the K models' stacked weights with ``torch.func.vmap``, so that every convolution
+becomes a grouped convolution (``groups=K``, each group seeing its own model's batch)
+and every dense layer a batched matrix product.
 
 Every model keeps exactly what :func:`lookloss.training.train` gives it:
 
@@ -33,6 +36,7 @@ stopped) is written atomically at the end of an epoch, at most every
 ``snapshot_every`` seconds and once more at the end, and a later call with the same
 group, settings and data goes on from it. Every later step is the one an unbroken
 run takes, so a killed job (a time limit, a lost node) loses at most that interval.
+The state and its snapshots are :mod:`lookloss.groupstate`'s.
 
 Numeric modes are PyTorch's defaults (float32; cuDNN
 convolutions may use TF32 on Ampere and newer cards, matrix products do not;
@@ -41,27 +45,23 @@ convolutions may use TF32 on Ampere and newer cards, matrix products do not;
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from lookloss import io, models
 from lookloss.devices import keep_freed_memory, resolve_device
-from lookloss.inference import PREDICT_BATCH, ArrayLike, as_inputs, as_targets
-from lookloss.models import ConvRegressor
-from lookloss.training import EarlyStopping, TrainResult, init_generator
+from lookloss.groupstate import GroupData, GroupResult, GroupSpec, GroupState, Member, load_snapshot, snapshot_key
+from lookloss.inference import PREDICT_BATCH, ArrayLike, as_inputs
+from lookloss.models import FusedRegressors
+
+__all__ = ["WARMUP_STEPS", "FusedRegressors", "GroupResult", "GroupState", "Member", "numerics", "predict_each",
+           "train"]
 
 log = logging.getLogger("lookloss")
 
@@ -69,141 +69,19 @@ log = logging.getLogger("lookloss")
 WARMUP_STEPS = 3
 
 
-@dataclass(frozen=True)
-class Member:
-    """One model of a fused group: what may differ between the models of a group.
-
-    The architecture and padding are the group's, so a group cannot mix shapes.
-    """
-
-    control: str
-    l1: float
-    seed: int
-
-
-class FusedRegressors(nn.Module):
-    """K :class:`lookloss.models.ConvRegressor` of one architecture, padding and length as one network.
-
-    Every parameter has the models along its first dimension: the kernels of
-    convolution ``i`` are ``conv_weights[i]`` of shape ``(K, filters, in_channels,
-    width)``, so that model ``k``'s parameters are the ``[k]`` slices. :meth:`forward`
-    takes one batch per model.
-
-    Parameters
-    ----------
-    arch, padding, seq_len : str, str, int
-        The shape shared by every model (see :class:`lookloss.models.ConvRegressor`).
-    k : int
-        Number of models.
-    dtype : torch.dtype
-        Floating dtype of the parameters.
-    """
-
-    def __init__(self, arch: str, padding: str, seq_len: int, k: int, dtype: torch.dtype = torch.float32) -> None:
-        super().__init__()
-        template = ConvRegressor(arch, padding, seq_len)  # checks the shape; its layers give the sizes
-        self.arch, self.padding, self.seq_len, self.k = arch, padding, seq_len, k
-        left, right = models.same_padding(models.arch_spec(arch).width) if padding == "same" else (0, 0)
-        self.explicit_pad = (left, right) if left != right else None
-        self.conv_padding = left if left == right else 0
-
-        def stacked(layer: nn.Module) -> tuple[nn.Parameter, nn.Parameter]:
-            return (nn.Parameter(torch.empty(k, *layer.weight.shape, dtype=dtype)),
-                    nn.Parameter(torch.empty(k, *layer.bias.shape, dtype=dtype)))
-
-        convs = [stacked(layer) for layer in template.convs]
-        dense = [stacked(layer) for layer in template.dense]
-        self.conv_weights = nn.ParameterList(w for w, _ in convs)
-        self.conv_biases = nn.ParameterList(b for _, b in convs)
-        self.dense_weights = nn.ParameterList(w for w, _ in dense)
-        self.dense_biases = nn.ParameterList(b for _, b in dense)
-        self.output_weight, self.output_bias = stacked(template.output)
-
-    def _pairs(self) -> list[tuple[nn.Parameter, nn.Parameter]]:
-        """(weight, bias) of every layer in forward order, the output layer last."""
-        return [*zip(self.conv_weights, self.conv_biases), *zip(self.dense_weights, self.dense_biases),
-                (self.output_weight, self.output_bias)]
-
-    @classmethod
-    def stack(cls, members: Sequence[ConvRegressor]) -> FusedRegressors:
-        """One fused network holding copies of ``members``' weights, in order.
-
-        Raises
-        ------
-        ValueError
-            When the models differ in architecture, padding, length or dtype.
-        """
-        if not members:
-            raise ValueError("a fused group needs at least one model")
-        shapes = sorted({(m.arch, m.padding, m.seq_len, str(next(m.parameters()).dtype)) for m in members})
-        if len(shapes) > 1:
-            raise ValueError(f"a fused group holds models of one architecture, padding, length and dtype; got {shapes}")
-        first = members[0]
-        fused = cls(first.arch, first.padding, first.seq_len, len(members), next(first.parameters()).dtype)
-        with torch.no_grad():
-            for k, model in enumerate(members):
-                layers = [*model.convs, *model.dense, model.output]
-                for (weight, bias), layer in zip(fused._pairs(), layers, strict=True):
-                    weight[k].copy_(layer.weight)
-                    bias[k].copy_(layer.bias)
-        return fused
-
-    def member(self, k: int) -> ConvRegressor:
-        """Model ``k`` as a stand-alone :class:`lookloss.models.ConvRegressor` on the CPU (a copy)."""
-        model = ConvRegressor(self.arch, self.padding, self.seq_len).to(self.output_weight.dtype)
-        with torch.no_grad():
-            layers = [*model.convs, *model.dense, model.output]
-            for (weight, bias), layer in zip(self._pairs(), layers, strict=True):
-                layer.weight.copy_(weight[k])
-                layer.bias.copy_(bias[k])
-        return model.eval()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Predictions ``(K, B)`` for one batch per model, ``x`` of shape ``(B, K, 4, L)``."""
-        batch, k = x.shape[:2]
-        h = x.reshape(batch, k * x.shape[2], x.shape[3])
-        for weight, bias in zip(self.conv_weights, self.conv_biases, strict=True):
-            if self.explicit_pad is not None:
-                h = F.pad(h, self.explicit_pad)
-            h = torch.relu(F.conv1d(h, weight.flatten(0, 1), bias.flatten(), padding=self.conv_padding, groups=k))
-        h = h.mean(dim=2).view(batch, k, -1).transpose(0, 1)  # (K, B, filters)
-        for weight, bias in zip(self.dense_weights, self.dense_biases, strict=True):
-            h = torch.relu(torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2)))
-        return torch.baddbmm(self.output_bias.unsqueeze(1), h, self.output_weight.transpose(1, 2)).squeeze(2)
-
-    def l1_penalties(self) -> torch.Tensor:
-        """Per model, the sum of ``|w|`` over the kernels of every layer but the output ``(K,)``."""
-        return sum(w.abs().flatten(1).sum(dim=1) for w in [*self.conv_weights, *self.dense_weights])
-
-    def keep(self, rows: Sequence[int]) -> FusedRegressors:
-        """A new network of the models at ``rows`` (their weights copied, in that order)."""
-        index = torch.as_tensor(list(rows), dtype=torch.long, device=self.output_weight.device)
-        kept = FusedRegressors(self.arch, self.padding, self.seq_len, len(index), self.output_weight.dtype)
-        kept.to(self.output_weight.device)
-        with torch.no_grad():
-            for new, old in zip(kept.parameters(), self.parameters(), strict=True):
-                new.copy_(old.index_select(0, index))
-        return kept
-
-
 def predict_each(net: FusedRegressors, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """Every model's predictions for the same sequences ``x`` ``(N, 4, L)``: an array ``(K, N)``."""
-    weight = net.output_weight
+    device = next(net.parameters()).device
     x = torch.as_tensor(x)
     was_training = net.training
     net.eval()
     try:
         with torch.inference_mode():
-            parts = [_shared_forward(net, as_inputs(chunk, weight.device, weight.dtype)).cpu()
+            parts = [net(as_inputs(chunk, device, net.dtype), shared=True).cpu()
                      for chunk in x.split(batch_size)]
     finally:
         net.train(was_training)
     return torch.cat(parts, dim=1).numpy() if parts else np.zeros((net.k, 0), dtype=np.float32)
-
-
-def _shared_forward(net: FusedRegressors, x: torch.Tensor) -> torch.Tensor:
-    """``net`` on the same batch ``(B, 4, L)`` for every model: ``(K, B)``."""
-    return net(x.unsqueeze(1).expand(-1, net.k, -1, -1))
 
 
 def numerics(device: torch.device) -> dict[str, object]:
@@ -214,18 +92,6 @@ def numerics(device: torch.device) -> dict[str, object]:
                      cudnn_benchmark=torch.backends.cudnn.benchmark,
                      cudnn_deterministic=torch.backends.cudnn.deterministic)
     return modes
-
-
-@dataclass
-class GroupResult:
-    """Outcome of :func:`train` for one member: what :func:`lookloss.training.train`
-    returns, the trained model (best weights, CPU, eval mode) and whether its group's
-    steps were replayed from CUDA graphs."""
-
-    member: Member
-    model: ConvRegressor
-    result: TrainResult
-    cuda_graph: bool
 
 
 class _Step:
@@ -299,158 +165,6 @@ class _Step:
     @property
     def captured(self) -> bool:
         return bool(self.graphs)
-
-
-@dataclass(frozen=True)
-class GroupSpec:
-    """What a fused group is trained as: its models' shape, device and settings.
-
-    ``batch_size`` ... ``patience`` are as :func:`lookloss.training.train` takes them.
-    """
-
-    arch: str
-    padding: str
-    seq_len: int
-    dtype: torch.dtype
-    device: torch.device
-    batch_size: int
-    learning_rate: float
-    adam_eps: float
-    max_epochs: int
-    patience: int
-
-    @property
-    def settings(self) -> dict[str, float]:
-        """The training settings (what a snapshot must have been made with)."""
-        return {"batch_size": self.batch_size, "learning_rate": self.learning_rate, "adam_eps": self.adam_eps,
-                "max_epochs": self.max_epochs, "patience": self.patience}
-
-
-@dataclass
-class GroupData:
-    """A group's data on its device: inputs and, one row per control, targets."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    controls: list[str]
-
-    @classmethod
-    def load(cls, members: Sequence[Member], train: tuple[ArrayLike, Mapping[str, ArrayLike]],
-             val: tuple[ArrayLike, Mapping[str, ArrayLike]], device: torch.device, dtype: torch.dtype) -> GroupData:
-        """The inputs and the targets of every control the members name, on ``device``."""
-        controls = sorted({m.control for m in members})
-        missing = [c for c in controls if c not in train[1] or c not in val[1]]
-        if missing:
-            raise ValueError(f"no targets for control(s) {missing}; given {sorted(train[1])}")
-        x, x_val = as_inputs(train[0], device, dtype), as_inputs(val[0], device, dtype)
-        y = torch.stack([as_targets(train[1][c], device, dtype) for c in controls])
-        y_val = torch.stack([as_targets(val[1][c], device, dtype) for c in controls])
-        if y.shape[1] != len(x) or y_val.shape[1] != len(x_val):
-            raise ValueError("inputs and targets differ in length")
-        return cls(x, y, x_val, y_val, controls)
-
-
-@dataclass
-class GroupState:
-    """Everything a fused group carries from one epoch to the next; a snapshot is this, saved.
-
-    ``active`` lists the members in the network, by row; ``finished`` the members that
-    have stopped (by member index), each with its best weights taken.
-    """
-
-    spec: GroupSpec
-    members: list[Member]
-    net: FusedRegressors
-    optimizer: torch.optim.Adam
-    best: list[torch.Tensor]
-    orders: list[torch.Generator]
-    stoppings: list[EarlyStopping]
-    results: list[TrainResult]
-    active: list[int]
-    finished: dict[int, GroupResult] = dataclasses.field(default_factory=dict)
-    epoch: int = 0  # the last epoch done
-    graphed: bool = False  # whether steps were replayed from CUDA graphs
-    seconds: float = 0.0  # training time before this process (a resumed group)
-
-    @classmethod
-    def fresh(cls, spec: GroupSpec, members: Sequence[Member]) -> GroupState:
-        """Every member built from its seed, as :func:`lookloss.training.train` builds it."""
-        built = [models.build(spec.arch, spec.padding, spec.seq_len, generator=init_generator(m.seed)).to(spec.dtype)
-                 for m in members]
-        net = FusedRegressors.stack(built).to(spec.device)
-        return cls(spec, list(members), net, _adam(net, spec), [p.detach().clone() for p in net.parameters()],
-                   [torch.Generator().manual_seed(m.seed) for m in members],
-                   [EarlyStopping(spec.patience) for _ in members], [TrainResult() for _ in members],
-                   list(range(len(members))))
-
-    @classmethod
-    def resume(cls, spec: GroupSpec, members: Sequence[Member], saved: Mapping[str, Any]) -> GroupState:
-        """The state :meth:`save` wrote (its key already checked by :func:`_load_snapshot`)."""
-        net = FusedRegressors(spec.arch, spec.padding, spec.seq_len, len(saved["active"]), spec.dtype)
-        net.load_state_dict(saved["net"])
-        net.to(spec.device)
-        optimizer = _adam(net, spec)
-        for parameter, state in zip(net.parameters(), saved["adam"], strict=True):
-            if state:
-                optimizer.state[parameter] = {name: value.to(spec.device) for name, value in state.items()}
-        orders = [torch.Generator() for _ in members]
-        for generator, state in zip(orders, saved["orders"], strict=True):
-            generator.set_state(state)
-        results = [TrainResult(**state) for state in saved["results"]]
-        finished = {int(i): GroupResult(members[int(i)], _model_from(spec, done["weights"]), results[int(i)],
-                                        done["cuda_graph"]) for i, done in saved["finished"].items()}
-        return cls(spec, list(members), net, optimizer, [b.to(spec.device) for b in saved["best"]], orders,
-                   [EarlyStopping(**state) for state in saved["stoppings"]], results, saved["active"], finished,
-                   saved["epoch"], saved["graphed"], saved["seconds"])
-
-    def save(self, path: str | Path, key: str, seconds: float) -> None:
-        """Write the state atomically (a kill leaves the previous snapshot whole)."""
-        state = {
-            "key": key, "epoch": self.epoch, "active": list(self.active), "graphed": self.graphed, "seconds": seconds,
-            "net": {name: value.cpu() for name, value in self.net.state_dict().items()},
-            "adam": [{name: value.cpu() for name, value in self.optimizer.state.get(p, {}).items()}
-                     for p in self.net.parameters()],
-            "best": [b.cpu() for b in self.best],
-            "orders": [g.get_state() for g in self.orders],
-            "stoppings": [dataclasses.asdict(s) for s in self.stoppings],
-            "results": [dataclasses.asdict(r) for r in self.results],
-            "finished": {str(i): {"weights": r.model.state_dict(), "cuda_graph": r.cuda_graph}
-                         for i, r in self.finished.items()},
-        }
-        with io.atomic_path(path) as tmp:
-            torch.save(state, tmp)
-
-    @property
-    def remaining(self) -> list[int]:
-        """Rows of the network whose member has not stopped."""
-        return [row for row, i in enumerate(self.active) if i not in self.finished]
-
-    def retire(self, rows: Sequence[int], seconds: float) -> None:
-        """The members at ``rows`` have stopped: take their best weights (the last if none improved)."""
-        for row in rows:
-            i = self.active[row]
-            result, stopping = self.results[i], self.stoppings[i]
-            result.best_val_loss, result.best_epoch = stopping.best, stopping.best_epoch
-            result.train_seconds = seconds
-            weights = self.best if result.best_epoch else list(self.net.parameters())  # never improved (NaN): last
-            self.finished[i] = GroupResult(self.members[i], _member_of(self.net, weights, row), result, self.graphed)
-
-    def compact(self, rows: Sequence[int]) -> None:
-        """Keep only the models at ``rows``: their weights, best weights and Adam state, exactly."""
-        kept = self.net.keep(rows)
-        index = torch.as_tensor(list(rows), dtype=torch.long, device=self.spec.device)
-        optimizer = _adam(kept, self.spec)
-        with torch.no_grad():
-            for old, new in zip(self.net.parameters(), kept.parameters(), strict=True):
-                state = self.optimizer.state.get(old)
-                if state:
-                    optimizer.state[new] = {key: value.clone() if key == "step" else value.index_select(0, index)
-                                            for key, value in state.items()}
-        self.net, self.optimizer = kept, optimizer
-        self.best = [b.index_select(0, index) for b in self.best]
-        self.active = [self.active[row] for row in rows]
 
 
 def train(
@@ -529,8 +243,8 @@ def train(
     data = GroupData.load(members, (x_train, y_train), (x_val, y_val), device, dtype)
     spec = GroupSpec(arch, padding, data.x.shape[-1], dtype, device, batch_size, learning_rate, adam_eps,
                      max_epochs, patience)
-    key = "" if snapshot is None else _snapshot_key(spec, members, (x_train, y_train, x_val, y_val), data.controls)
-    saved = None if snapshot is None else _load_snapshot(snapshot, key)
+    key = "" if snapshot is None else snapshot_key(spec, members, (x_train, y_train, x_val, y_val), data.controls)
+    saved = None if snapshot is None else load_snapshot(snapshot, key)
     if saved is None:
         state = GroupState.fresh(spec, members)
     else:
@@ -593,53 +307,6 @@ def _epoch(state: GroupState, step: _Step, data: GroupData, val_batch_size: int)
     return seconds, stopped
 
 
-#: Source files whose code a snapshot was made with: a snapshot of other code is not resumed.
-_CODE = [Path(__file__), Path(models.__file__), Path(__file__).with_name("training.py")]
-
-
-def _snapshot_key(spec: GroupSpec, members: Sequence[Member], data: Sequence[object], controls: Sequence[str]) -> str:
-    """What a snapshot must have been made with to be resumed: the group, settings, data and code."""
-    digest = hashlib.sha256()
-    x_train, y_train, x_val, y_val = data
-    for array in (x_train, *(y_train[c] for c in controls), x_val, *(y_val[c] for c in controls)):
-        array = np.ascontiguousarray(torch.as_tensor(array).cpu().numpy())
-        digest.update(f"{array.dtype}{array.shape}".encode())
-        digest.update(array.data)
-    code = hashlib.sha256(b"".join(path.read_bytes() for path in _CODE)).hexdigest()
-    return json.dumps({"arch": spec.arch, "padding": spec.padding, "members": [dataclasses.astuple(m) for m in members],
-                       "settings": spec.settings, "dtype": str(spec.dtype), "data": digest.hexdigest(),
-                       "code": code}, sort_keys=True)
-
-
-def _load_snapshot(path: str | Path, key: str) -> dict | None:
-    """The snapshot at ``path`` if it is one of the group ``key`` names, else None (a warning says why)."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001  (unreadable: train afresh)
-        log.warning("ignoring snapshot %s, which cannot be read (%s); training afresh", path, error)
-        return None
-    if not isinstance(state, dict) or state.get("key") != key:
-        log.warning("ignoring snapshot %s: it is of another group, settings or data; training afresh", path)
-        return None
-    return state
-
-
-def _model_from(spec: GroupSpec, weights: Mapping[str, torch.Tensor]) -> ConvRegressor:
-    """A stand-alone model (CPU, eval mode) holding ``weights``."""
-    model = ConvRegressor(spec.arch, spec.padding, spec.seq_len).to(spec.dtype)
-    model.load_state_dict(weights)
-    return model.eval()
-
-
-def _adam(net: FusedRegressors, spec: GroupSpec) -> torch.optim.Adam:
-    """Adam as :func:`lookloss.training.make_optimizer` makes it; capturable in a CUDA graph on CUDA."""
-    return torch.optim.Adam(net.parameters(), lr=spec.learning_rate, eps=spec.adam_eps, fused=True,
-                            capturable=spec.device.type == "cuda")
-
-
 def _validation_losses(net: FusedRegressors, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor,
                        l1: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Each model's validation MSE plus its L1 term, as :func:`lookloss.training.validation_loss` (on the device)."""
@@ -647,7 +314,7 @@ def _validation_losses(net: FusedRegressors, x: torch.Tensor, y: torch.Tensor, r
     with torch.inference_mode():
         squared = torch.zeros(net.k, dtype=torch.float64, device=x.device)
         for xb, yb in zip(x.split(batch_size), y.split(batch_size, dim=1), strict=True):
-            residual = _shared_forward(net, xb) - yb.index_select(0, rows)
+            residual = net(xb, shared=True) - yb.index_select(0, rows)
             squared += (residual**2).sum(dim=1).double()
         penalty = (l1 * net.l1_penalties()).double()
     net.train()
@@ -662,12 +329,3 @@ def _keep_best(net: FusedRegressors, best: list[torch.Tensor], rows: list[int]) 
     with torch.no_grad():
         for kept, current in zip(best, net.parameters(), strict=True):
             kept.index_copy_(0, index, current.index_select(0, index))
-
-
-def _member_of(net: FusedRegressors, weights: Sequence[torch.Tensor], row: int) -> ConvRegressor:
-    """The model at ``row`` with ``weights`` (stacked like ``net``'s), as a stand-alone model on the CPU."""
-    holder = FusedRegressors(net.arch, net.padding, net.seq_len, 1, net.output_weight.dtype)
-    with torch.no_grad():
-        for target, source in zip(holder.parameters(), weights, strict=True):
-            target.copy_(source[row : row + 1].cpu())
-    return holder.member(0)

@@ -6,8 +6,14 @@ output unit that predicts the Anscombe-transformed count. Initialisation follows
 Keras: ``he_normal`` (truncated normal) for every ReLU layer, Glorot-uniform for the
 output layer, zero biases.
 
+The network is defined once, by :data:`ARCHS` and :class:`ConvRegressor` (its layers,
+their order, the activation, the L1 term: :func:`l1_penalty`). :class:`FusedRegressors`,
+K such models as one network for fused training (:mod:`lookloss.fused`), holds only
+their stacked weights and runs :class:`ConvRegressor` itself on them with
+``torch.func.vmap``, so an architecture changed here changes both.
+
 Public API: :func:`build`, :func:`l1_penalty`, :func:`save`, :func:`load`,
-:func:`receptive_field`, :func:`n_params`, :func:`forward_macs`.
+:func:`receptive_field`, :func:`n_params`, :func:`forward_macs`, :class:`FusedRegressors`.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.func import functional_call, vmap
 
 import lookloss
 from lookloss.io import atomic_path
@@ -47,12 +55,15 @@ class ArchSpec:
         Kernel width of every convolution layer.
     dense : tuple of int
         Units of the hidden dense layers.
+    activation : str
+        Activation of every hidden layer, a key of :data:`ACTIVATIONS`.
     """
 
     n_conv: int
     filters: int
     width: int
     dense: tuple[int, ...]
+    activation: str = "relu"
 
 
 ARCHS: dict[str, ArchSpec] = {
@@ -62,6 +73,10 @@ ARCHS: dict[str, ArchSpec] = {
 }
 
 N_CHANNELS = 4
+
+#: Activations of the hidden layers by name (:attr:`ArchSpec.activation`). The
+#: ``he_normal`` initialisation (:func:`init_keras_`) is the one for ReLU layers.
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU}
 
 
 def arch_spec(arch: str) -> ArchSpec:
@@ -115,19 +130,29 @@ class ConvRegressor(nn.Module):
         units = [spec.filters, *spec.dense]
         self.dense = nn.ModuleList(nn.Linear(u_in, u_out) for u_in, u_out in zip(units, units[1:]))
         self.output = nn.Linear(units[-1], 1)
+        # one activation module per hidden layer (no parameters: the state_dict is the layers'),
+        # so that hooks such as DeepLIFT's see each one
+        activation = ACTIVATIONS[spec.activation]
+        self.conv_activations = nn.ModuleList(activation() for _ in self.convs)
+        self.dense_activations = nn.ModuleList(activation() for _ in self.dense)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predict Anscombe-space counts of one-hot sequences ``(N, 4, L)`` -> ``(N,)``."""
-        for conv in self.convs:
-            x = torch.relu(conv(self.pad(x)))
+        for conv, activation in zip(self.convs, self.conv_activations, strict=True):
+            x = activation(conv(self.pad(x)))
         x = x.mean(dim=2)
-        for layer in self.dense:
-            x = torch.relu(layer(x))
+        for layer, activation in zip(self.dense, self.dense_activations, strict=True):
+            x = activation(layer(x))
         return self.output(x).squeeze(1)
 
     def hidden_layers(self) -> list[nn.Module]:
-        """The ReLU layers (every layer but the output), in order."""
+        """The activated layers (every layer but the output), in order."""
         return [*self.convs, *self.dense]
+
+    def penalised(self) -> list[str]:
+        """Names of the parameters the L1 term sums: the kernels of :meth:`hidden_layers`."""
+        hidden = {id(layer) for layer in self.hidden_layers()}
+        return [f"{name}.weight" for name, module in self.named_modules() if id(module) in hidden]
 
 
 def he_normal_(weight: torch.Tensor, fan_in: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -179,9 +204,106 @@ def build(arch: str, padding: str, seq_len: int = 100, generator: torch.Generato
     return init_keras_(ConvRegressor(arch, padding, seq_len), generator)
 
 
-def l1_penalty(model: ConvRegressor) -> torch.Tensor:
-    """Sum of ``|w|`` over the kernels of every layer but the output (no biases)."""
-    return sum(layer.weight.abs().sum() for layer in model.hidden_layers())
+def l1_penalty(model: ConvRegressor, params: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """Sum of ``|w|`` over the kernels of every layer but the output (no biases).
+
+    ``params`` (the model's parameters by name) evaluates the term at other weights
+    than the model's own, as :meth:`FusedRegressors.l1_penalties` does for each model.
+    """
+    params = dict(model.named_parameters()) if params is None else params
+    return sum(params[name].abs().sum() for name in model.penalised())
+
+
+class FusedRegressors(nn.Module):
+    """K :class:`ConvRegressor` of one architecture, padding and length as one network.
+
+    It holds the K models' parameters stacked, each with the models along its first
+    dimension (model ``k``'s are the ``[k]`` slices), and nothing else: :meth:`forward`
+    and :meth:`l1_penalties` run :class:`ConvRegressor` and :func:`l1_penalty` on them
+    with ``torch.func.vmap``, which makes every convolution a grouped one (``groups=K``)
+    and every dense layer a batched matrix product.
+
+    Parameters
+    ----------
+    arch, padding, seq_len : str, str, int
+        The shape shared by every model (see :class:`ConvRegressor`).
+    k : int
+        Number of models.
+    dtype : torch.dtype
+        Floating dtype of the parameters.
+    """
+
+    def __init__(self, arch: str, padding: str, seq_len: int, k: int, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        with torch.device("meta"):  # checks the shape; its parameters are never used
+            template = ConvRegressor(arch, padding, seq_len)
+        self.arch, self.padding, self.seq_len, self.k = arch, padding, seq_len, k
+        self.names = [name for name, _ in template.named_parameters()]
+        self.stacked = nn.ParameterList(nn.Parameter(torch.empty(k, *p.shape, dtype=dtype))
+                                        for p in template.parameters())
+        self._template = (template,)  # in a tuple: not a submodule, so not among parameters(), to() or state_dict()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.stacked[0].dtype
+
+    def params(self) -> dict[str, torch.Tensor]:
+        """The stacked parameters, by the names of :class:`ConvRegressor`'s."""
+        return dict(zip(self.names, self.stacked, strict=True))
+
+    @classmethod
+    def stack(cls, members: Sequence[ConvRegressor]) -> FusedRegressors:
+        """One fused network holding copies of ``members``' weights, in order.
+
+        Raises
+        ------
+        ValueError
+            When the models differ in architecture, padding, length or dtype.
+        """
+        if not members:
+            raise ValueError("a fused group needs at least one model")
+        shapes = sorted({(m.arch, m.padding, m.seq_len, str(next(m.parameters()).dtype)) for m in members})
+        if len(shapes) > 1:
+            raise ValueError(f"a fused group holds models of one architecture, padding, length and dtype; got {shapes}")
+        first = members[0]
+        fused = cls(first.arch, first.padding, first.seq_len, len(members), next(first.parameters()).dtype)
+        weights = [dict(m.named_parameters()) for m in members]
+        with torch.no_grad():
+            for name, stacked in fused.params().items():
+                stacked.copy_(torch.stack([w[name] for w in weights]))
+        return fused
+
+    def member(self, k: int, weights: Sequence[torch.Tensor] | None = None) -> ConvRegressor:
+        """Model ``k`` as a stand-alone :class:`ConvRegressor` on the CPU in eval mode (a copy).
+
+        ``weights``, stacked like :meth:`parameters` (default: the network's own), gives
+        the model other weights, e.g. its best epoch's.
+        """
+        weights = list(self.stacked) if weights is None else weights
+        model = ConvRegressor(self.arch, self.padding, self.seq_len).to(self.dtype)
+        model.load_state_dict({name: w[k].detach().cpu() for name, w in zip(self.names, weights, strict=True)})
+        return model.eval()
+
+    def forward(self, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
+        """Predictions ``(K, B)``: of one batch per model, ``x`` of shape ``(B, K, 4, L)``, or,
+        with ``shared``, of the same batch ``(B, 4, L)`` for every model."""
+        template = self._template[0].train(self.training)
+        return vmap(lambda p, xb: functional_call(template, p, (xb,)), in_dims=(0, None if shared else 1))(
+            self.params(), x)
+
+    def l1_penalties(self) -> torch.Tensor:
+        """Each model's :func:`l1_penalty` ``(K,)``."""
+        return vmap(lambda p: l1_penalty(self._template[0], p))(self.params())
+
+    def keep(self, rows: Sequence[int]) -> FusedRegressors:
+        """A new network of the models at ``rows`` (their weights copied, in that order)."""
+        device = self.stacked[0].device
+        index = torch.as_tensor(list(rows), dtype=torch.long, device=device)
+        kept = FusedRegressors(self.arch, self.padding, self.seq_len, len(index), self.dtype).to(device)
+        with torch.no_grad():
+            for new, old in zip(kept.parameters(), self.parameters(), strict=True):
+                new.copy_(old.index_select(0, index))
+        return kept
 
 
 def n_params(model: nn.Module) -> int:

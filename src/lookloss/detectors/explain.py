@@ -47,34 +47,17 @@ NONLINEAR = {CountsOutput: _nonlinear, AnscombeOutput: _nonlinear}
 
 
 class Explainable(torch.nn.Module):
-    """A model's prediction in counts, shape ``(N, 1)``, with every nonlinearity a module.
-
-    The study's networks (:class:`lookloss.models.ConvRegressor`) apply ``torch.relu``
-    as a function, which DeepLIFT's hooks cannot see; here the same layers run with one
-    :class:`torch.nn.ReLU` module per layer. Any other model is run as it is.
-    """
+    """A model's prediction in counts, shape ``(N, 1)``: the model (whose nonlinearities are
+    modules, as :class:`lookloss.models.ConvRegressor`'s activations are, so that DeepLIFT's
+    hooks see them) followed by :class:`CountsOutput`."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
-        from lookloss.models import ConvRegressor
-
         self.model = model
-        self.study = isinstance(model, ConvRegressor)
-        n_relu = len(model.convs) + len(model.dense) if self.study else 0
-        self.relus = torch.nn.ModuleList(torch.nn.ReLU() for _ in range(n_relu))
         self.counts = CountsOutput()
 
     def forward(self, x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
-        if self.study:
-            net, relus = self.model, iter(self.relus)
-            for conv in net.convs:
-                x = next(relus)(conv(net.pad(x)))
-            x = x.mean(dim=2)
-            for layer in net.dense:
-                x = next(relus)(layer(x))
-            y = net.output(x)
-        else:
-            y = self.model(x, *args)
+        y = self.model(x, *args)
         return self.counts(y.reshape(len(y), 1))
 
 
