@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from lookloss import config as cfg
-from lookloss import genomesim
+from lookloss import genomesim, genometruth
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -161,7 +161,7 @@ def test_the_recorded_effects_are_the_rates_with_the_planted_sites_knocked_out(g
     def lam(knock_g: bool, knock_t: bool) -> dict:
         sums = {**totals, "gata": totals["gata"] - g * knock_g, "tal": totals["tal"] - t * knock_t}
         composite = products - p_g * knock_g - p_t * knock_t + own * (knock_g and knock_t)
-        return genomesim.rates(sums, composite, section, genome.scales)
+        return genometruth.rates(sums, composite, section, genome.scales)
 
     both, g0, t0, none = lam(False, False), lam(False, True), lam(True, False), lam(True, True)
     for truth in genomesim.TRUTHS:
