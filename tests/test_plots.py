@@ -212,23 +212,6 @@ def test_without_a_negative_control_fig6_and_fig8_show_the_other_control():
     assert len(plots.fig8(models, pairs, alpha=0.05, fig8_models=1, focus_controls=["neg"]).axes) == 2
 
 
-def test_the_figure_table_matches_the_drawing_functions():
-    """Each entry's inputs and options are exactly what its function takes, and has a caption."""
-    import inspect
-
-    loaded = {"models": "models", "summary": "summary", "power": "power", "detectors": "detectors", "pairs": "pairs",
-              "motif_file": "ppms"}
-    for name, spec in figures.FIGURES.items():
-        parameters = inspect.signature(getattr(plots, spec.draw)).parameters
-        keyword = {k for k, v in parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
-        positional = set(parameters) - keyword
-        assert keyword == set(spec.options), name
-        assert positional == {loaded[i] for i in spec.inputs}, name
-        assert set(spec.inputs) <= set(figures.INPUTS), name
-        assert bool(spec.pair_columns) == ("pairs" in spec.inputs), name
-        assert (ROOT / "workflow" / "report" / f"{name}.rst").is_file(), name
-
-
 def test_build_names_a_missing_option(full_tree):
     root, paths = full_tree
     options = {k: v for k, v in OPTIONS.items() if k != "hexbin_gridsize"}

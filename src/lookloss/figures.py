@@ -2,7 +2,8 @@
 
 :data:`FIGURES` drives the figure rules of the workflow (``workflow/rules/figures.smk``,
 one rule per figure, named like it) and :func:`lookloss.plots.draw`. This module imports
-no plotting library, so that Snakemake reads the table at start-up without matplotlib.
+no plotting library, so that Snakemake reads the table at start-up without matplotlib: it
+names the functions, and :data:`lookloss.plots.FUNCTIONS` maps each name to its function.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ class FigureSpec:
     Attributes
     ----------
     draw : str
-        The drawing function of :mod:`lookloss.plots`. It is called with the loaded inputs
-        as keywords (``models``, ``summary``, ``power``, ``detectors``: DataFrames; ``pairs``: stacked
-        test-pair tables; ``ppms``: the motif matrices keyed by role, from
-        ``motif_file``) and with ``options``.
+        The drawing function, a key of :data:`lookloss.plots.FUNCTIONS`. It is called with
+        the loaded inputs as keywords (``models``, ``summary``, ``power``, ``detectors``:
+        DataFrames; ``pairs``: stacked test-pair tables; ``ppms``: the motif matrices keyed
+        by role, from ``motif_file``) and with ``options``.
     inputs : tuple of str
         What it reads, among :data:`INPUTS`.
     options : tuple of str
@@ -33,7 +34,7 @@ class FigureSpec:
         A figure about the focus controls (the additive truth, the study's negative
         control): it reads only their pair tables (option ``focus_controls``).
     pairs_of : str, optional
-        A function of :mod:`lookloss.plots`, ``(models, options) -> DataFrame`` of the
+        A key of :data:`lookloss.plots.FUNCTIONS`, ``(models, options) -> DataFrame`` of the
         models whose pair tables are read, when the figure shows only some models.
     """
 
