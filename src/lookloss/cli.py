@@ -8,6 +8,9 @@ Subcommands:
   ``loss.png`` to ``--out`` and prints the summary. With ``--loci``, genomic input
   instead: a BED file, a genome FASTA and bigWig tracks, BPNet-style models, several
   folds (:mod:`lookloss.genomic`, docs/genomic.md).
+- ``lookloss scan``: the loss test of every pair of a set of motifs, by orientation and
+  spacing, with Benjamini-Hochberg q-values (:mod:`lookloss.scan`, docs/scan.md); the same
+  inputs as ``loss-test``.
 - ``lookloss export``: a lookloss checkpoint as a ``torch.export`` program (``.pt2``).
 - ``lookloss fasta``: the sequences and counts of a simulated split as FASTA and TSV.
 - ``lookloss scales``: the scale of each exponent that gives a control the additive
@@ -29,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -117,196 +119,57 @@ def _next_time_of_day(text: str, now: float | None = None) -> float:
 def _reading(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from lookloss import checkpoints, reading
+    from lookloss import checkpoints, reading, report
     from lookloss.logs import job_logger
 
     root = Path(args.root)
     settings = _config(root, args.configfile)
     if args.write_tables:
         _clean_checkout(root, args.published, args.allow_dirty, "--write-tables")
-    if "genome" in settings:  # the genome-scale run (presets/genome.yaml)
-        _genome_reading(args, settings, root)
-        return
-    settings["results_dir"] = str(args.results or Path(settings["results_dir"], "reading"))
-    results = root / settings["results_dir"]
     job_logger(None)
-    try:
-        models = reading.analyse_published(settings, args.published, root=root)
-        manifest = checkpoints.read_manifest(args.published)
-        if args.write_tables:
-            digest = checkpoints.simulation_digest(settings, results)
-            manifest = checkpoints.add_files(args.published, results,
-                                             [f"tables/{name}.tsv" for name in reading.TABLES], settings, digest, root)
-    except checkpoints.CheckpointError as error:
-        raise UsageError(str(error)) from None
-    manifest = reading.as_read(manifest, models, args.published)
-    state = "complete" if manifest["complete"] else "partial"
-    groups = [(c, p) for c in settings["models"]["controls"] for p in settings["models"]["paddings"]]
-    text = f"{len(models)} of {manifest['n_grid']} models, {state} (published in {args.published})\n\n"
-    if args.power:
-        power = pd.read_csv(results / "tables" / "power.tsv", sep="\t")
+    if "genome" in settings:  # the genome-scale run (presets/genome.yaml)
+        from lookloss import genometables
+
+        if args.power:
+            raise UsageError("--power reads a power sweep (presets/power.yaml), not the genome-scale run")
+        if args.results is not None:
+            settings["results_dir"] = str(args.results)
         try:
-            table = reading.power_reading(power)
+            text, front = genometables.read_published(settings, args.published, root, args.write_tables)
+        except checkpoints.CheckpointError as error:
+            raise UsageError(str(error)) from None
+        block = "genome"
+    else:
+        settings["results_dir"] = str(args.results or Path(settings["results_dir"], "reading"))
+        results = root / settings["results_dir"]
+        try:
+            models = reading.analyse_published(settings, args.published, root=root)
+            manifest = checkpoints.read_manifest(args.published)
+            if args.write_tables:
+                digest = checkpoints.simulation_digest(settings, results)
+                manifest = checkpoints.add_files(args.published, results,
+                                                 [f"tables/{name}.tsv" for name in reading.TABLES], settings, digest,
+                                                 root)
+        except checkpoints.CheckpointError as error:
+            raise UsageError(str(error)) from None
+        tables = {name: pd.read_csv(results / "tables" / f"{name}.tsv", sep="\t")
+                  for name in ("summary", "detectors", *(("power",) if args.power else ()))}
+        try:
+            text, found = report.study_text(models, tables["summary"], tables["detectors"],
+                                            reading.as_read(manifest, models, args.published), settings,
+                                            args.published, Path(args.readme or ".").parent, root, tables.get("power"))
         except ValueError as error:
             raise UsageError(f"--power: {error}") from None
-        text += (reading.markdown(table) + "\nStrength of each control, mean true I / mean joint effect over the test "
-                 "pairs:\n\n" + reading.markdown(reading.strengths(power)))
-    else:
-        per_group = len(checkpoints.grid_models(settings)) // len(groups)
-        summary = pd.read_csv(results / "tables" / "summary.tsv", sep="\t")
-        table = reading.reading_table(models, settings["analysis"]["alpha"], per_group, groups, summary)
-        text += (reading.markdown(table) + "\nTwo-sided p of each difference from the paper, were both samples of "
-                 "the same trainings (Fisher's exact test for counts, Fisher's z for ρ; not corrected for their "
-                 "number):\n\n" + reading.markdown(reading.paper_differences(table, summary=summary)))
-    found = reading.detector_reading(pd.read_csv(results / "tables" / "detectors.tsv", sep="\t"), groups)
-    text += (f"\nModels flagged by each detector at α = {settings['analysis']['alpha']:g} (docs/study.md section 8; "
-             "an additive control's flags are false positives):\n\n" + reading.markdown(found)
-             + f"\nTraining{' so far' if state == 'partial' else ''} (from the manifest):\n\n"
-             + reading.training_cost(manifest))
-    gallery = reading.figure_gallery(args.published, manifest, Path(args.readme or ".").parent, root,
-                                     ("power",) if args.power else reading.README_FIGURES)
-    text += f"\nAs published in {args.published}:\n\n{gallery}" if gallery else ""
+        front, block = report.markdown(found), "power" if args.power else "reading"
     print(text, end="")
-    blocks = [] if args.readme is None else [(args.readme, text, "power" if args.power else "reading")]
+    blocks = [] if args.readme is None else [(args.readme, text, block)]
     if args.front is not None:  # the front page's table: what each detector flags
-        blocks.append((args.front, reading.markdown(found), "answer"))
-    for path, block, name in blocks:
+        blocks.append((args.front, front, "genome" if block == "genome" else "answer"))
+    for path, text_, name in blocks:
         try:
-            reading.write_readme_block(path, block, name)
+            report.write_readme_block(path, text_, name)
         except (OSError, ValueError) as error:
             raise UsageError(str(error)) from None
-
-
-#: Bases a sequence may hold (either case: soft-masked sequences are read as they are).
-BASES = frozenset("ACGT")
-
-
-def _genome_reading(args: argparse.Namespace, settings: dict, root: Path) -> None:
-    """``lookloss reading`` of a genome-scale folder: analyse its models, print (and publish) its tables."""
-    import pandas as pd
-
-    from lookloss import checkpoints, genomeanalysis, genomefigures, genomegrow, genometables, io
-    from lookloss.logs import job_logger
-
-    if args.power:
-        raise UsageError("--power reads a power sweep (presets/power.yaml), not the genome-scale run")
-    if args.results is not None:
-        settings["results_dir"] = str(args.results)
-    results = root / settings["results_dir"]
-    job_logger(None)
-    alpha = settings["analysis"]["alpha"]
-    try:
-        summaries, digest = genomeanalysis.analyse_published(settings, args.published, root=root)
-    except checkpoints.CheckpointError as error:
-        raise UsageError(str(error)) from None
-    if not summaries:
-        raise UsageError(f"{args.published} holds no finished model yet")
-    manifest = json.loads((args.published / checkpoints.MANIFEST).read_text())
-    keys = [genomegrow.key(s) for s in summaries]
-    fit = genometables.fit_table([args.published / "models" / k / "metrics.json" for k in keys])
-    models = genometables.model_table(summaries)
-    flagged = genometables.flagged_table(models, alpha)
-    calls = genometables.consistency(models, alpha, settings["analysis"]["consistency_fraction"])
-    sim = results / "simulation"
-    limits = genometables.ceilings(pd.read_csv(sim / "loci.tsv", sep="\t"), settings["genome"]["models"]["truths"],
-                                   json.loads((sim / "fold_0.json").read_text())["test"])
-    tables = {"fit": fit, "models": models, "flagged": flagged, "consistency": calls, "ceilings": limits}
-    for name, table in tables.items():
-        io.write_tsv(results / "tables" / f"{name}.tsv", table)
-    figure = genomefigures.flagged_figure(flagged)
-    with io.atomic_path(results / "figures" / "genome.png") as tmp:
-        figure.savefig(tmp, dpi=150, format="png", metadata={"Software": None})
-    if args.write_tables:
-        names = [f"tables/{name}.tsv" for name in tables] + ["figures/genome.png"]
-        manifest = genomegrow.publish(settings, args.published, results, names, digest, root)
-    state = "complete" if manifest["complete"] else "partial"
-    text = (f"{len(summaries)} of {manifest['n_grid']} models, {state} (published in {args.published}). Models "
-            f"flagged by each test at α = {alpha:g}, Wilson 95% intervals; mean I is the models' against the "
-            "truth's (reads), over the pairs each test found on the held-out chromosome:\n\n"
-            + genometables.reading(flagged, calls, fit, limits))
-    print(text, end="")
-    from lookloss import reading
-
-    blocks = [] if args.readme is None else [(args.readme, text, "genome")]
-    if args.front is not None:  # the front page: the models flagged, all architectures together
-        blocks.append((args.front, f"{len(summaries)} of {manifest['n_grid']} models, {state}; models flagged at "
-                       f"α = {alpha:g} (all architectures; per architecture, the fit and the consistency call: "
-                       f"{args.published}/README.md):\n\n" + genometables.flagged_markdown(flagged, every_arch=False),
-                       "genome"))
-    for path, block, name in blocks:
-        try:
-            reading.write_readme_block(path, block, name)
-        except (OSError, ValueError) as error:
-            raise UsageError(str(error)) from None
-
-
-def read_sequences(path: Path, non_acgt: str) -> tuple[list[str], list[str], list[str]]:
-    """Names and upper-case sequences of a FASTA file, and the names skipped for other characters."""
-    from lookloss import io
-
-    try:
-        records = io.read_fasta(path)
-    except (OSError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    names, seqs, skipped = [], [], []
-    for name, sequence in records:
-        sequence = sequence.upper()
-        if not set(sequence) <= BASES:
-            if non_acgt == "fail":
-                bad = sorted(set(sequence) - BASES)
-                raise UsageError(f"sequence {name!r} in {str(path)!r} holds characters other than ACGT ({bad}); "
-                                 "use --non-acgt skip to leave such sequences out")
-            skipped.append(name)
-            continue
-        names.append(name)
-        seqs.append(sequence)
-    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
-    if duplicated:
-        raise UsageError(f"sequence name(s) {duplicated[:5]} occur more than once in {str(path)!r}")
-    if not seqs:
-        raise UsageError(f"no sequence of {str(path)!r} is made of A, C, G and T only ({len(skipped)} skipped)")
-    lengths = {}
-    for name, sequence in zip(names, seqs, strict=True):
-        lengths.setdefault(len(sequence), name)
-    if len(lengths) > 1:
-        (l1, n1), (l2, n2) = sorted(lengths.items())[:2]
-        raise UsageError(f"sequences differ in length: {n1!r} has {l1} bp, {n2!r} has {l2} bp; "
-                         "every sequence must have the same length")
-    return names, seqs, skipped
-
-
-def read_targets(path: Path, names: list[str], skipped: list[str]) -> list[float]:
-    """The target of each named sequence from a TSV with columns ``name`` and ``target``."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise UsageError(f"target file {str(path)!r} does not exist")
-    try:
-        table = pd.read_csv(path, sep="\t", dtype={"name": str})
-    except (ValueError, pd.errors.ParserError) as error:
-        raise UsageError(f"cannot read {str(path)!r} as a tab-separated table: {error}") from None
-    missing = [c for c in ("name", "target") if c not in table.columns]
-    if missing:
-        raise UsageError(f"{str(path)!r} has no column(s) {missing}; expected a header with 'name' and 'target' "
-                         f"(found {list(table.columns)})")
-    values = pd.to_numeric(table["target"], errors="coerce")
-    bad = table["name"][values.isna()].tolist()
-    if bad:
-        raise UsageError(f"{str(path)!r}: the target of {bad[0]!r} is not a number ({len(bad)} such rows)")
-    if (values < 0).any():
-        raise UsageError(f"{str(path)!r}: targets are counts; {table['name'][values < 0].iloc[0]!r} has a negative one")
-    duplicated = table["name"][table["name"].duplicated()].tolist()
-    if duplicated:
-        raise UsageError(f"{str(path)!r}: sequence {duplicated[0]!r} has more than one target")
-    targets = dict(zip(table["name"], values, strict=True))
-    without = [n for n in names if n not in targets]
-    if without:
-        raise UsageError(f"sequence {without[0]!r} has no target in {str(path)!r} ({len(without)} without one)")
-    known = set(names) | set(skipped)
-    orphans = [n for n in targets if n not in known]
-    if orphans:
-        raise UsageError(f"target {orphans[0]!r} in {str(path)!r} names no sequence ({len(orphans)} such)")
-    return [float(targets[n]) for n in names]
 
 
 def _loss_test(args: argparse.Namespace) -> None:
@@ -315,7 +178,7 @@ def _loss_test(args: argparse.Namespace) -> None:
 
     from lookloss import genomic, io, losstest, motifs, plots
     from lookloss.head import load_model
-    from lookloss.loci import read_pair
+    from lookloss.loci import read_pair, read_sequences, read_targets
 
     if args.loci is not None:
         try:
@@ -332,9 +195,9 @@ def _loss_test(args: argparse.Namespace) -> None:
     if args.sequences is None or args.targets is None:
         raise UsageError("give --sequences FASTA and --targets TSV, or genomic input: --loci BED --genome FASTA "
                          "--signal BW")
-    names, seqs, skipped = read_sequences(args.sequences, args.non_acgt)
-    targets = read_targets(args.targets, names, skipped)
     try:
+        names, seqs, skipped = read_sequences(args.sequences, args.non_acgt)
+        targets = read_targets(args.targets, names, skipped)
         (ppm_a, ppm_b), labels = read_pair(args.motifs, list(args.pair))
         model = genomic.fasta_model(args, load_model(args.model[0], args.trust_pickle))
     except losstest.LossTestError as error:
@@ -359,6 +222,22 @@ def _loss_test(args: argparse.Namespace) -> None:
         print(f"skipped {len(skipped)} sequence(s) with characters other than ACGT (first: {skipped[0]!r})")
     print(json.dumps(summary, indent=2))
     print(f"wrote {args.out / 'pairs.parquet'}, {args.out / 'summary.json'}, {args.out / 'loss.png'}")
+
+
+def _scan(args: argparse.Namespace) -> None:
+    """``lookloss scan``: every motif pair, orientation and spacing (:mod:`lookloss.scancommand`)."""
+    from lookloss import losstest, scancommand
+
+    try:
+        report = scancommand.command(args)
+    except losstest.LossTestError as error:
+        raise UsageError(str(error)) from None
+    written = scancommand.write(report, args.out)
+    print(scancommand.describe(report))
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    if args.loci is not None and args.chroms is None and args.fold is None:
+        print("note: every locus was tested, those the model trained on included; --chroms or --fold tests "
+              "held-out chromosomes only", file=sys.stderr)
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -501,6 +380,9 @@ def parser() -> argparse.ArgumentParser:
                                   "interactions learned by neural networks.")
     commands = top.add_subparsers(dest="command", required=True)
     _loss_test_arguments(commands)
+    from lookloss import scancommand
+
+    scancommand.add_parser(commands).set_defaults(run=_scan)
     export = commands.add_parser("export", allow_abbrev=False,
                                  help="a lookloss checkpoint as a torch.export program (.pt2)")
     export.add_argument("model", type=Path, help="model.pt of a lookloss run")

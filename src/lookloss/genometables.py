@@ -106,7 +106,7 @@ def _cell(row: pd.Series, name: str) -> str:
 def flagged_markdown(flagged: pd.DataFrame, every_arch: bool = True) -> str:
     """The table of models flagged per truth (the spacing truth also inside and outside its window):
     per architecture and all together, or all together only."""
-    from lookloss.reading import markdown
+    from lookloss.report import markdown
 
     shown = flagged[(flagged["subset"] == "all") | (flagged["truth"] == "spacing")]
     if not every_arch:
@@ -124,7 +124,7 @@ def flagged_markdown(flagged: pd.DataFrame, every_arch: bool = True) -> str:
 def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limits: pd.DataFrame) -> str:
     """Markdown: per truth, the models each test flags (all pairs; the spacing truth also inside
     and outside its window), each model family's held-out fit, and the consistency call."""
-    from lookloss.reading import markdown
+    from lookloss.report import markdown
 
     fits = fit.groupby(["truth", "arch"]).agg(models=("seed", "size"), count_r=("count_pearson", "median"),
                                               profile_r=("profile_pearson", "median"),
@@ -141,3 +141,51 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
             "occupancies (r_log_linear):\n\n" + markdown(fits))
 
 
+
+
+def read_published(settings: Mapping[str, Any], published: Path, root: Path,
+                   write_tables: bool = False) -> tuple[str, str]:
+    """``lookloss reading`` of a genome-scale folder: analyse the models it holds that are not analysed
+    yet (:func:`lookloss.genomeanalysis.analyse_published`), write every table and the figure to the
+    results folder (and with ``write_tables`` publish them into ``published``), and return the
+    folder page's text and the front page's (the models flagged, all architectures together).
+
+    Raises
+    ------
+    lookloss.checkpoints.CheckpointError
+        The folder does not fit the configuration, or holds no finished model yet.
+    """
+    from lookloss import checkpoints, genomeanalysis, genomefigures, genomegrow, io
+
+    results = root / settings["results_dir"]
+    alpha = settings["analysis"]["alpha"]
+    summaries, digest = genomeanalysis.analyse_published(settings, published, root=root)
+    if not summaries:
+        raise checkpoints.CheckpointError(f"{published} holds no finished model yet")
+    manifest = json.loads((published / checkpoints.MANIFEST).read_text())
+    keys = [genomegrow.key(s) for s in summaries]
+    fit = fit_table([published / "models" / k / "metrics.json" for k in keys])
+    models = model_table(summaries)
+    flagged = flagged_table(models, alpha)
+    calls = consistency(models, alpha, settings["analysis"]["consistency_fraction"])
+    sim = results / "simulation"
+    limits = ceilings(pd.read_csv(sim / "loci.tsv", sep="\t"), settings["genome"]["models"]["truths"],
+                      json.loads((sim / "fold_0.json").read_text())["test"])
+    tables = {"fit": fit, "models": models, "flagged": flagged, "consistency": calls, "ceilings": limits}
+    for name, table in tables.items():
+        io.write_tsv(results / "tables" / f"{name}.tsv", table)
+    figure = genomefigures.flagged_figure(flagged)
+    with io.atomic_path(results / "figures" / "genome.png") as tmp:
+        figure.savefig(tmp, dpi=150, format="png", metadata={"Software": None})
+    if write_tables:
+        names = [f"tables/{name}.tsv" for name in tables] + ["figures/genome.png"]
+        manifest = genomegrow.publish(settings, published, results, names, digest, root)
+    state = "complete" if manifest["complete"] else "partial"
+    text = (f"{len(summaries)} of {manifest['n_grid']} models, {state} (published in {published}). Models "
+            f"flagged by each test at α = {alpha:g}, Wilson 95% intervals; mean I is the models' against the "
+            "truth's (reads), over the pairs each test found on the held-out chromosome:\n\n"
+            + reading(flagged, calls, fit, limits))
+    front = (f"{len(summaries)} of {manifest['n_grid']} models, {state}; models flagged at α = {alpha:g} (all "
+             f"architectures; per architecture, the fit and the consistency call: {published}/README.md):\n\n"
+             + flagged_markdown(flagged, every_arch=False))
+    return text, front

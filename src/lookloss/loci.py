@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lookloss import losstest
+from lookloss import io, losstest
 
 #: Characters a genome may hold besides A, C, G, T (IUPAC codes, N, gaps); a window
 #: with any of them is skipped. Lower case (soft-masked) bases are read as upper case.
@@ -248,3 +249,75 @@ def _empty(loci: pd.DataFrame, off: int, controls: list[Path] | None, in_window:
     return Windows(loci.iloc[:0], np.zeros((0, 4, in_window), np.uint8), np.zeros(0),
                    None if not controls else np.zeros((0, len(controls), in_window), np.float32),
                    {"off_chromosome": off, "non_acgt": 0})
+
+
+#: Bases a sequence may hold (either case: soft-masked sequences are read as they are).
+BASES = frozenset("ACGT")
+
+
+def read_sequences(path: Path, non_acgt: str) -> tuple[list[str], list[str], list[str]]:
+    """Names and upper-case sequences of a FASTA file (``loss-test --sequences``), and the names skipped for
+    characters other than ACGT (``non_acgt``: ``skip``, or ``fail`` to refuse them)."""
+    try:
+        records = io.read_fasta(path)
+    except (OSError, ValueError) as error:
+        raise losstest.LossTestError(str(error)) from None
+    names, seqs, skipped = [], [], []
+    for name, sequence in records:
+        sequence = sequence.upper()
+        if not set(sequence) <= BASES:
+            if non_acgt == "fail":
+                bad = sorted(set(sequence) - BASES)
+                raise losstest.LossTestError(f"sequence {name!r} in {str(path)!r} holds characters other than ACGT ({bad}); "
+                                 "use --non-acgt skip to leave such sequences out")
+            skipped.append(name)
+            continue
+        names.append(name)
+        seqs.append(sequence)
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicated:
+        raise losstest.LossTestError(f"sequence name(s) {duplicated[:5]} occur more than once in {str(path)!r}")
+    if not seqs:
+        raise losstest.LossTestError(f"no sequence of {str(path)!r} is made of A, C, G and T only ({len(skipped)} skipped)")
+    lengths = {}
+    for name, sequence in zip(names, seqs, strict=True):
+        lengths.setdefault(len(sequence), name)
+    if len(lengths) > 1:
+        (l1, n1), (l2, n2) = sorted(lengths.items())[:2]
+        raise losstest.LossTestError(f"sequences differ in length: {n1!r} has {l1} bp, {n2!r} has {l2} bp; "
+                         "every sequence must have the same length")
+    return names, seqs, skipped
+
+
+def read_targets(path: Path, names: list[str], skipped: list[str]) -> list[float]:
+    """The target of each named sequence from a TSV with columns ``name`` and ``target`` (``loss-test --targets``)."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise losstest.LossTestError(f"target file {str(path)!r} does not exist")
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"name": str})
+    except (ValueError, pd.errors.ParserError) as error:
+        raise losstest.LossTestError(f"cannot read {str(path)!r} as a tab-separated table: {error}") from None
+    missing = [c for c in ("name", "target") if c not in table.columns]
+    if missing:
+        raise losstest.LossTestError(f"{str(path)!r} has no column(s) {missing}; expected a header with 'name' and 'target' "
+                         f"(found {list(table.columns)})")
+    values = pd.to_numeric(table["target"], errors="coerce")
+    bad = table["name"][values.isna()].tolist()
+    if bad:
+        raise losstest.LossTestError(f"{str(path)!r}: the target of {bad[0]!r} is not a number ({len(bad)} such rows)")
+    if (values < 0).any():
+        raise losstest.LossTestError(f"{str(path)!r}: targets are counts; {table['name'][values < 0].iloc[0]!r} has a negative one")
+    duplicated = table["name"][table["name"].duplicated()].tolist()
+    if duplicated:
+        raise losstest.LossTestError(f"{str(path)!r}: sequence {duplicated[0]!r} has more than one target")
+    targets = dict(zip(table["name"], values, strict=True))
+    without = [n for n in names if n not in targets]
+    if without:
+        raise losstest.LossTestError(f"sequence {without[0]!r} has no target in {str(path)!r} ({len(without)} without one)")
+    known = set(names) | set(skipped)
+    orphans = [n for n in targets if n not in known]
+    if orphans:
+        raise losstest.LossTestError(f"target {orphans[0]!r} in {str(path)!r} names no sequence ({len(orphans)} such)")
+    return [float(targets[n]) for n in names]
