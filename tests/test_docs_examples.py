@@ -32,3 +32,20 @@ def test_the_loss_test_example_runs_as_written():
     assert run.returncode == 0, run.stderr[-4000:]
     *call, p, n = run.stdout.split()
     assert " ".join(call) in ("interaction", "no interaction") and 0 <= float(p) <= 1 and int(n) > 0
+
+
+def test_the_scan_example_prints_what_the_page_shows():
+    """docs/scan.md's worked example: the cells, their sizes and calls and the passes counted are the
+    page's (the statistics in float32 may round otherwise on another CPU: not compared)."""
+    text = (ROOT / "docs" / "scan.md").read_text()
+    code = re.search(r"## A worked example.*?```python\n(.*?)```", text, re.S).group(1)
+    shown = re.search(r"\nprints\n\n```\n(.*?)```", text, re.S).group(1)
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-4000:]
+
+    def cells(output: str) -> list[tuple[str, ...]]:
+        rows = [line.split() for line in output.strip().splitlines()]
+        return [(*row[:5], row[-1] if row[-1] == "interaction" else " ".join(row[-2:])) for row in rows[1:-1]] + [
+            tuple(rows[-1])]
+
+    assert cells(run.stdout) == cells(shown)

@@ -5,8 +5,10 @@ All logic of the workflow lives in this package; the Snakemake scripts only unpa
 the ``snakemake`` object and call it.
 
 :func:`loss_test` (:mod:`lookloss.losstest`) applies the study's loss test to any
-model and data; it is imported on first use, so that ``import lookloss.layout`` (what
-Snakemake loads at start-up) stays free of torch.
+model and data; :func:`scan` (:mod:`lookloss.scan`, a module callable as its function)
+runs it on every pair of a set of motifs, by orientation and spacing, with
+false-discovery control. Both are imported on first use, so that ``import
+lookloss.layout`` (what Snakemake loads at start-up) stays free of torch.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["loss_test"]
+__all__ = ["loss_test", "scan"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from lookloss.losstest import loss_test
 
         return loss_test
+    if name == "scan":  # the module, callable as its function: lookloss.scan(model, X, y, motifs)
+        import importlib
+
+        return importlib.import_module("lookloss.scan")
     raise AttributeError(f"module 'lookloss' has no attribute {name!r}")

@@ -91,7 +91,7 @@ class Report:
 
 
 @dataclass
-class _Run:
+class ModelRun:
     """One model to test: its file, how it is named, its architecture label and held-out chromosomes."""
 
     path: Path
@@ -100,7 +100,7 @@ class _Run:
     chroms: list[str] | None
 
 
-def _runs(args: Options) -> list[_Run]:
+def model_runs(args: Options) -> list[ModelRun]:
     """The models to test, each with its held-out chromosomes (``--fold``: one file per model)."""
     paths = list(args.model)
     folds = list(args.fold or [])
@@ -113,10 +113,10 @@ def _runs(args: Options) -> list[_Run]:
     labels = [p.stem for p in paths]
     labels = [f"{i}-{s}" for i, s in enumerate(labels)] if len(set(labels)) < len(labels) else labels
     chroms = [read_fold(f) for f in folds] if folds else [list(args.chroms) if args.chroms else None] * len(paths)
-    return [_Run(p, lab, a, c) for p, lab, a, c in zip(paths, labels, arch, chroms, strict=True)]
+    return [ModelRun(p, lab, a, c) for p, lab, a, c in zip(paths, labels, arch, chroms, strict=True)]
 
 
-def _geometry(args: Options) -> tuple[int, int, int]:
+def geometry(args: Options) -> tuple[int, int, int]:
     """``(in_window, out_window, scan_window)``, checked: positive (the batch size too), the scan window
     inside the input window."""
     in_window = 2114 if args.in_window is None else args.in_window
@@ -145,10 +145,10 @@ def run(args: Options) -> Report:
     """Run the loss test of every model on its held-out loci; raise :class:`GenomicError` on bad input."""
     if args.genome is None or not args.signal:
         raise GenomicError("--loci needs --genome FASTA and --signal BW [BW ...] (the targets' tracks)")
-    in_window, out_window, scan = _geometry(args)
+    in_window, out_window, scan = geometry(args)
     ppms, labels = read_pair(args.motifs, list(args.pair))
-    runs = _runs(args)
-    device = _device(args.device)
+    runs = model_runs(args)
+    device = device_of(args.device)
     models = [load_model(run.path, args.trust_pickle).to(device) for run in runs]
     loci = read_loci(args.loci, args.summits)
     held = sorted({c for run in runs for c in run.chroms}) if runs[0].chroms is not None else None
@@ -184,7 +184,7 @@ def run(args: Options) -> Report:
     return Report(_pair_table(results), summary, _figures(results))
 
 
-def _device(name: str | None) -> torch.device:
+def device_of(name: str | None) -> torch.device:
     """The ``--device`` (default: the CPU), or a one-line error."""
     try:
         return devices.resolve_device(name or "cpu")
@@ -192,7 +192,7 @@ def _device(name: str | None) -> torch.device:
         raise GenomicError(f"--device: {error}") from None
 
 
-def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestResult]],
+def summary_across_models(results: list[tuple[ModelRun, Windows, losstest.LossTestResult]],
                           alpha: float) -> dict[str, Any]:
     """Every model's summary and the call across them, by the study's consistency rule.
 
@@ -228,7 +228,7 @@ def summary_across_models(results: list[tuple[_Run, Windows, losstest.LossTestRe
     return io.plain(summary)
 
 
-def _pair_table(results: list[tuple[_Run, Windows, losstest.LossTestResult]]) -> pd.DataFrame:
+def _pair_table(results: list[tuple[ModelRun, Windows, losstest.LossTestResult]]) -> pd.DataFrame:
     """The pair tables of every model, with the model, chromosome and centre of each locus."""
     frames = []
     for run, sub, result in results:
@@ -241,7 +241,7 @@ def _pair_table(results: list[tuple[_Run, Windows, losstest.LossTestResult]]) ->
     return table[["model", "chrom", "centre", *losstest.PAIR_COLUMNS]]
 
 
-def _figures(results: list[tuple[_Run, Windows, losstest.LossTestResult]]) -> dict[str, Any]:
+def _figures(results: list[tuple[ModelRun, Windows, losstest.LossTestResult]]) -> dict[str, Any]:
     """``loss.png`` for one model, ``loss-{model}.png`` for each of several."""
     from lookloss import plots
 
@@ -273,5 +273,5 @@ def fasta_model(args: argparse.Namespace, model: torch.nn.Module) -> torch.nn.Mo
     if args.output is None and args.task is None and not args.rc_average and args.device is None \
             and args.batch_size is None:
         return model
-    return Head(model.to(_device(args.device)), str(args.model[0]), args.output, args.task, None,
+    return Head(model.to(device_of(args.device)), str(args.model[0]), args.output, args.task, None,
                 args.rc_average, args.batch_size or BATCH, progress=True, fuse=not args.no_fuse, genomic=False)

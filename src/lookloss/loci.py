@@ -60,13 +60,13 @@ def read_pair(path: Path, pair: list[str]) -> tuple[list[np.ndarray], tuple[str,
     records = {key: np.asarray(value, dtype=np.float64) for key, value in read_meme(str(path)).items()}
     ppms, labels = [], []
     for word in pair:
-        key, label = _match_motif(path, records, word)
+        key, label = match_motif(path, records, word)
         ppms.append(records[key])
         labels.append(label)
     return ppms, (labels[0], labels[1])
 
 
-def _match_motif(path: Path, records: dict[str, np.ndarray], word: str) -> tuple[str, str]:
+def match_motif(path: Path, records: dict[str, np.ndarray], word: str) -> tuple[str, str]:
     """The MEME key and the label of the one motif whose ID, else whose name, is ``word``."""
     ids = {key: key.split()[0] for key in records}
     names = {key: key.split()[1] for key in records if len(key.split()) > 1}

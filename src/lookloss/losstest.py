@@ -167,7 +167,7 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
         Bad shapes or values, no pair above the threshold, or a model output of the
         wrong shape.
     """
-    onehot, targets = _checked(onehot, targets, link)
+    onehot, targets = checked(onehot, targets, link)
     if strands not in STRANDS:
         raise LossTestError(f"strands must be one of {list(STRANDS)}, got {strands!r}")
     names = [str(i) for i in range(len(onehot))] if names is None else list(names)
@@ -212,7 +212,7 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
     return LossTestResult(pairs, summary, shuffled, randpos)
 
 
-def _checked(onehot: np.ndarray, targets: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
+def checked(onehot: np.ndarray, targets: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
     """The sequences and targets as arrays, after checking the link, their shapes and one-hotness."""
     if link not in LINKS:
         raise LossTestError(f"unknown link {link!r}; expected one of {sorted(LINKS)}")
