@@ -180,7 +180,7 @@ def test_the_consistency_rule_across_architectures():
                                                    None, None)
 
     def call(ps, arch):
-        runs = [(genomic._Run(Path(f"m{i}"), f"m{i}", a, None), *result(p)[1:]) for i, (p, a) in enumerate(zip(ps, arch))]
+        runs = [(genomic.ModelRun(Path(f"m{i}"), f"m{i}", a, None), *result(p)[1:]) for i, (p, a) in enumerate(zip(ps, arch))]
         return genomic.summary_across_models(runs, 0.05)["call"]
 
     assert call([0.01, 0.01, 0.2], ["x"] * 3) == "interaction"  # 2 of 3 > half
