@@ -78,7 +78,7 @@ def write_inputs(folder: Path, n: int, seed: int) -> None:
 def compare(args: argparse.Namespace) -> dict:
     """The run at ``args.before`` and now, alternating, each in its own process; medians per side."""
     passed = ["--loci", str(args.loci), "--threads", str(args.threads), "--device", args.device,
-              "--batch-size", str(args.batch_size), *(["--no-fuse"] if args.no_fuse else []),
+              "--batch-size", str(args.batch_size), *(["--no-trace"] if args.no_trace else []),
               *(["--export"] if args.export else [])]
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--no-fuse", action="store_true", help="run the model eagerly (lookloss's --no-fuse)")
+    parser.add_argument("--no-trace", action="store_true", help="run the model eagerly (lookloss's --no-trace)")
     parser.add_argument("--export", action="store_true",
                         help="give lookloss the count head as a torch.export program (.pt2, dynamic batch) instead "
                         "of the pickled module")
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "--control", str(folder / "control_plus.bw"), str(folder / "control_minus.bw"),
                    "--motifs", str(ROOT / "resources" / "motifs.meme"), "--pair", "GATA_disc1", "TAL1_known1",
                    "--device", args.device, "--batch-size", str(args.batch_size),
-                   "--out", str(folder / "out"), *(["--no-fuse"] if args.no_fuse else [])]
+                   "--out", str(folder / "out"), *(["--no-trace"] if args.no_trace else [])]
         load_before = os.getloadavg()[0]
         start, cpu = time.perf_counter(), time.process_time()
         status = cli.main(command)
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
     passes = 11 * summary.get("n_pairs", 0)  # 4 variants of the pairs and of the shuffled null, 3 of randpos
     record = {"n_loci": args.loci, "n_pairs": summary.get("n_pairs"), "forward_passes": passes,
               "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "sequences_per_s": round(passes / wall, 1),
-              "sequences_per_cpu_s": round(passes / cpu, 1), "prepare_s": round(prepared, 1), "fused": not args.no_fuse,
+              "sequences_per_cpu_s": round(passes / cpu, 1), "prepare_s": round(prepared, 1), "fused": not args.no_trace,
               "model_file": ".pt2 (torch.export, count head)" if args.export else "pickled module (torch.save)",
               "call": summary.get("call"), "p_paired": summary.get("p_paired"), "threads": args.threads,
               "batch_size": args.batch_size, "device": args.device,

@@ -95,15 +95,15 @@ def plain_inference(model: torch.nn.Module, n: int, batch_size: int, device: str
 
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 4, size=(n, IN)).astype(np.int8)
-    controls = rng.uniform(0, 3, size=(n, 2, IN)).astype(np.float32)
+    control_tracks = rng.uniform(0, 3, size=(n, 2, IN)).astype(np.float32)
     model = model.to(device)
     start = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, n, batch_size):
             x = torch.nn.functional.one_hot(torch.from_numpy(codes[i:i + batch_size]).long(), 4).transpose(1, 2)
-            model(x.float().to(device), torch.from_numpy(controls[i:i + batch_size]).to(device))
+            model(x.float().to(device), torch.from_numpy(control_tracks[i:i + batch_size]).to(device))
     eager = time.perf_counter() - start
-    head = Head(model, "bpnet", output=1, controls=controls, batch_size=batch_size, fuse=True)
+    head = Head(model, "bpnet", output=1, control_tracks=control_tracks, batch_size=batch_size, trace=True)
     head(codes[:batch_size], np.arange(batch_size))  # traced and checked once, as in the scan
     start = time.perf_counter()
     for i in range(0, n, 4096):  # the scan's chunks

@@ -78,7 +78,7 @@ def test_grow_trains_publishes_and_the_loss_test_runs_on_the_published_bpnet(smo
                        str(sim / "signal" / "additive_minus.bw"), "--control", str(sim / "control_plus.bw"),
                        str(sim / "control_minus.bw"), "--fold", str(sim / "fold_0.json"), "--in-window", "606",
                        "--out-window", "500", "--motifs", str(sim / "motifs.meme"), "--pair", "GATA_disc1",
-                       "TAL1_known1", "--min-gap", "0", "--no-fuse", "--out", str(out)])
+                       "TAL1_known1", "--min-gap", "0", "--no-trace", "--out", str(out)])
     assert status == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["min_gap"] == 0 and summary["n_pairs"] > 10

@@ -208,21 +208,21 @@ class Echo(torch.nn.Module):
 
 def test_the_head_passes_each_rows_controls_unchanged_and_picks_output_and_task():
     rng = np.random.default_rng(0)
-    controls = rng.uniform(size=(5, 2, 30)).astype(np.float32)
+    control_tracks = rng.uniform(size=(5, 2, 30)).astype(np.float32)
     codes = rng.integers(0, 4, size=(12, 30)).astype(np.int8)
     rows = rng.integers(0, 5, size=12)
-    head = Head(Echo(), "echo", output=1, task=2, controls=controls, batch_size=5)
-    expected = controls[rows].astype(np.float64).sum(axis=(1, 2)) + 10 * np.isin(codes, (1, 2)).sum(axis=1) + 2
+    head = Head(Echo(), "echo", output=1, task=2, control_tracks=control_tracks, batch_size=5)
+    expected = control_tracks[rows].astype(np.float64).sum(axis=(1, 2)) + 10 * np.isin(codes, (1, 2)).sum(axis=1) + 2
     np.testing.assert_allclose(head(codes, rows), expected, rtol=1e-6)
-    # reverse complement: G+C content is kept, the controls' sum too: the average is the same value
-    rc = Head(Echo(), "echo", output=1, task=2, controls=controls, rc_average=True, batch_size=7)
+    # reverse complement: G+C content is kept, the control_tracks' sum too: the average is the same value
+    rc = Head(Echo(), "echo", output=1, task=2, control_tracks=control_tracks, rc_average=True, batch_size=7)
     np.testing.assert_allclose(rc(codes, rows), expected, rtol=1e-6)
     for kwargs, message in (({"output": None}, "choose one with --output"), ({"output": 2}, "--output 2 is out of range"),
                             ({"output": 1, "task": None}, "choose one with --task"),
                             ({"output": 1, "task": 3}, "--task 3 is out of range"),
                             ({"output": 0, "task": 0}, "expected one value per sequence")):
         with pytest.raises(GenomicError, match=message.replace("(", r"\(")):
-            Head(Echo(), "echo", controls=controls, **kwargs)(codes, rows)
+            Head(Echo(), "echo", control_tracks=control_tracks, **kwargs)(codes, rows)
 
 
 def test_a_profile_of_another_length_than_the_out_window_is_refused_a_binned_one_is_not():
@@ -333,23 +333,23 @@ def test_a_bpnet_saved_by_its_users_and_its_exported_count_head_give_the_same_te
 def test_the_fused_model_gives_the_eager_predictions(world, bpnet):
     rng = np.random.default_rng(4)
     codes = rng.integers(0, 4, size=(50, IN)).astype(np.int8)
-    controls = rng.uniform(0, 3, size=(10, 2, IN)).astype(np.float32)
+    control_tracks = rng.uniform(0, 3, size=(10, 2, IN)).astype(np.float32)
     rows = rng.integers(0, 10, size=50)
-    eager = Head(bpnet, "bpnet", output=1, controls=controls, batch_size=16)
-    fused = Head(bpnet, "bpnet", output=1, controls=controls, batch_size=16, fuse=True)
+    eager = Head(bpnet, "bpnet", output=1, control_tracks=control_tracks, batch_size=16)
+    fused = Head(bpnet, "bpnet", output=1, control_tracks=control_tracks, batch_size=16, trace=True)
     np.testing.assert_allclose(fused(codes, rows), eager(codes, rows), rtol=1e-5)
     assert isinstance(fused._runner, torch.jit.ScriptModule)
     # the chosen count head only: the profile head's convolution is dead code, removed by freezing
     kinds = [node.kind() for node in fused._runner.graph.nodes()]
     assert kinds.count("aten::_convolution") == 1 + len(bpnet.rconvs)  # iconv and the dilated layers
     exported = load_model(world["folder"] / "bpnet_counts.pt2")
-    head = Head(exported, "pt2", controls=controls, batch_size=16, fuse=True)
+    head = Head(exported, "pt2", control_tracks=control_tracks, batch_size=16, trace=True)
     head(codes[:2], rows[:2])  # traced on a batch padded to 16 sequences, as every batch is
     np.testing.assert_allclose(head(codes, rows), eager(codes, rows), rtol=1e-5)
-    for fuse in (False, True):  # a model of control tracks given none: the message says what it was given
+    for trace in (False, True):  # a model of control tracks given none: the message says what it was given
         with pytest.raises(GenomicError, match=r"'bpnet' fails on one-hot sequences of shape \(batch, 4, "
                            rf"{IN}\) and no control tracks \(a model trained with them needs --control"):
-            Head(bpnet, "bpnet", output=1, batch_size=16, fuse=fuse)(codes[:2], rows[:2])
+            Head(bpnet, "bpnet", output=1, batch_size=16, trace=trace)(codes[:2], rows[:2])
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -1,6 +1,6 @@
 """Any model that runs, runs: the zoo of tests/zoo.py through both routes, fused and not.
 
-Each valid model gives the same call and p-values fused as with ``--no-fuse`` (p-values to
+Each valid model gives the same call and p-values traced as with ``--no-trace`` (p-values to
 the precision stated in docs/genomic.md), or a clear one-line error with exit status 2 on
 both; never a traceback, never a silently different answer.
 """
@@ -96,15 +96,15 @@ def test_the_p_values_do_not_move_with_the_batch_size(data, tmp_path, batch_size
     entry = data["models"][name]
     reference = zoo.run({**entry, "extra": [*entry["extra"], "--batch-size", "64"]}, "genomic", True, data,
                         tmp_path / "reference")["summary"]
-    for fuse in (True, False):
-        got = zoo.run({**entry, "extra": [*entry["extra"], "--batch-size", batch_size]}, "genomic", fuse, data,
-                      tmp_path / f"{fuse}")
+    for trace in (True, False):
+        got = zoo.run({**entry, "extra": [*entry["extra"], "--batch-size", batch_size]}, "genomic", trace, data,
+                      tmp_path / f"{trace}")
         assert got["status"] == 0, got["stderr"]
         summary = got["summary"]
         assert summary["n_pairs"] == reference["n_pairs"]
         for key in ("p_paired", "p_unpaired", "p_randpos", "p_magnitude"):
-            assert summary[key] == pytest.approx(reference[key], rel=1e-6, abs=1e-12), (key, fuse)
-        pairs = pd.read_parquet(tmp_path / f"{fuse}" / "pairs.parquet")
+            assert summary[key] == pytest.approx(reference[key], rel=1e-6, abs=1e-12), (key, trace)
+        pairs = pd.read_parquet(tmp_path / f"{trace}" / "pairs.parquet")
         ref_pairs = pd.read_parquet(tmp_path / "reference" / "pairs.parquet")
         np.testing.assert_array_equal(pairs["delta"] == 0, ref_pairs["delta"] == 0)
 
@@ -133,7 +133,7 @@ def test_a_fused_model_that_fails_later_falls_back_for_the_rest_of_the_run_and_s
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, size=(40, zoo.IN)).astype(np.int8)
     plain = Head(model, "m", batch_size=8, genomic=False)(codes, np.arange(40))
-    head = Head(model, "m", batch_size=8, fuse=True, genomic=False)
+    head = Head(model, "m", batch_size=8, trace=True, genomic=False)
     head(codes[:8], np.arange(8))
     assert isinstance(head._runner, torch.jit.ScriptModule)  # traced and fused
 
@@ -173,7 +173,7 @@ def test_messages_name_the_option_that_fixes_them(data, tmp_path, capsys):
     assert "choose the count output with --output INDEX" in capsys.readouterr().err
     # an export for 64 sequences at a time, given batches of 7: the message names the dynamic batch
     static = data["models"]["export-static-64"]["path"]
-    assert cli.main(["loss-test", "--model", str(static), *fasta, "--batch-size", "7", "--no-fuse",
+    assert cli.main(["loss-test", "--model", str(static), *fasta, "--batch-size", "7", "--no-trace",
                      "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "export it with a dynamic batch" in err and "--batch-size the size it was exported with; now 7" in err

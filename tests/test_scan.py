@@ -29,7 +29,7 @@ CONSENSUS = {"A": "TCGCTAAA", "B": "CACCTTGG", "C": "TCCGGCGG"}
 COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 KINDS = {(True, True): "A>B>", (True, False): "B>A>", (False, True): "A><B", (False, False): "<BA>"}
 BINS = (0, 20, 50, 100)
-FAST = {"fuse": False, "batch_size": 1024}  # tiny models: no tracing, big batches
+FAST = {"trace": False, "batch_size": 1024}  # tiny models: no tracing, big batches
 
 
 def revcomp(seq: str) -> str:
@@ -299,7 +299,7 @@ def fasta_inputs(tmp_path_factory, planted):
 def run_fasta(folder: Path, out: Path, *extra: str) -> int:
     return cli.main(["scan", "--model", str(folder / "oracle.ts"), "--sequences", str(folder / "seqs.fa"),
                      "--targets", str(folder / "targets.tsv"), "--motifs", str(folder / "motifs.meme"),
-                     "--out", str(out), "--no-fuse", "--batch-size", "1024", *extra])
+                     "--out", str(out), "--no-trace", "--batch-size", "1024", *extra])
 
 
 def test_the_command_on_fasta_input_writes_the_table_summary_and_figure(fasta_inputs, planted, tmp_path, capsys):

@@ -175,7 +175,7 @@ def build(folder, gata: np.ndarray, tal: np.ndarray) -> dict[str, dict]:
     return zoo
 
 
-def run(entry: dict, route: str, fuse: bool, data: dict, out) -> dict:  # noqa: ANN001
+def run(entry: dict, route: str, trace: bool, data: dict, out) -> dict:  # noqa: ANN001
     """One zoo model through one route: exit status, its summary (or the error's last line)."""
     import contextlib
     import io
@@ -185,7 +185,7 @@ def run(entry: dict, route: str, fuse: bool, data: dict, out) -> dict:  # noqa: 
 
     common = ["--model", str(entry["path"]), *entry["extra"], "--motifs", str(data["motifs"]),
               "--pair", "GATA_disc1", "TAL1_known1", "--link", "log1p", "--out", str(out),
-              *([] if fuse else ["--no-fuse"])]
+              *([] if trace else ["--no-trace"])]
     if route == "genomic":
         args = ["loss-test", *common, "--loci", str(data["peaks"]), "--summits", "--genome", str(data["genome"]),
                 "--signal", *map(str, data["signal"]), "--chroms", "chr1", "--in-window", str(IN),

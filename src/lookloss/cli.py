@@ -336,7 +336,8 @@ def _loss_test_arguments(commands: argparse._SubParsersAction) -> None:
     head.add_argument("--batch-size", type=int, help="sequences per forward pass (64; FASTA input without any of "
                       "--output, --task, --rc-average, --device and --batch-size runs the model as it is, in "
                       "batches of 2,500)")
-    head.add_argument("--no-fuse", action="store_true", help="run the model eagerly (default on the CPU with --loci, "
+    head.add_argument("--no-fuse", action="store_true", dest="no_trace", help=argparse.SUPPRESS)  # its old name
+    head.add_argument("--no-trace", action="store_true", help="run the model eagerly (default on the CPU with --loci, "
                       "or FASTA input with one of the options above: traced, frozen and fused by oneDNN, "
                       "checked against the model on the first batch)")
     head.add_argument("--trust-pickle", action="store_true",

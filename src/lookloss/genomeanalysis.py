@@ -62,13 +62,13 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
     in_w = bpnets.in_window(out_w, section["models"]["n_layers"])
     loci = read_loci(sim / "peaks.narrowPeak", summits=True)
     loci = loci[loci["chrom"].isin(folds["test"])].reset_index(drop=True)
-    signals, controls = bpnets.tracks(sim, truth)
-    windows = extract(loci, sim / "genome.fa", [Path(s) for s in signals], [Path(c) for c in controls],
+    signals, control_tracks = bpnets.tracks(sim, truth)
+    windows = extract(loci, sim / "genome.fa", [Path(s) for s in signals], [Path(c) for c in control_tracks],
                               (in_w, out_w))
     names = config["simulation"]["motifs"]
     ppms = motifs.read_motifs(sim / "motifs.meme", [names["gata"], names["tal"]])  # the file a user has
-    head = Head(model.eval(), "model", output=1, controls=windows.controls, batch_size=batch_size,
-                        fuse=False, out_window=out_w)
+    head = Head(model.eval(), "model", output=1, control_tracks=windows.control_tracks, batch_size=batch_size,
+                        trace=False, out_window=out_w)
     result = losstest.loss_test(head, windows.onehot, windows.targets, ppms[names["gata"]], ppms[names["tal"]],
                                 link="log1p", names=windows.loci["name"].tolist(),
                                 motif_names=(names["gata"], names["tal"]), seed=seed,
@@ -212,7 +212,7 @@ def detect(model: torch.nn.Module, windows: Any, pairs: pd.DataFrame, gata: np.n
     rows_of = {name: i for i, name in enumerate(windows.loci["name"])}
     rows = np.array([rows_of[n] for n in pairs["name"]])
     codes = motifs.to_codes(windows.onehot)
-    ctl = torch.from_numpy(np.ascontiguousarray(windows.controls)).float()
+    ctl = torch.from_numpy(np.ascontiguousarray(windows.control_tracks)).float()
     widths = (gata.shape[1], tal.shape[1])
     # GIA: shuffled held-out windows as backgrounds, with their own control tracks
     picks = simulation.stream(seed, _BACKGROUNDS).integers(0, len(codes), size=settings["gia_backgrounds"])

@@ -64,7 +64,7 @@ class Options:
     rc_average: bool = False
     device: str | None = None
     batch_size: int | None = None
-    no_fuse: bool = False
+    no_trace: bool = False
     trust_pickle: bool = False
     non_acgt: str = "skip"
     link: str = "anscombe"
@@ -165,8 +165,8 @@ def run(args: Options) -> Report:
             raise GenomicError(f"model {str(run.path)!r}: no testable locus of {str(args.loci)!r} on its held-out "
                                f"chromosomes {run.chroms} ({windows.skipped['off_chromosome']} off a chromosome, "
                                f"{windows.skipped['non_acgt']} with other bases than ACGT)")
-        head = Head(model, str(run.path), args.output, args.task, sub.controls, args.rc_average,
-                    args.batch_size or BATCH, progress=True, fuse=not args.no_fuse, out_window=out_window)
+        head = Head(model, str(run.path), args.output, args.task, sub.control_tracks, args.rc_average,
+                    args.batch_size or BATCH, progress=True, trace=not args.no_trace, out_window=out_window)
         try:
             result = losstest.loss_test(head, sub.onehot, sub.targets, ppms[0], ppms[1], link=args.link,
                                         min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
@@ -274,4 +274,4 @@ def fasta_model(args: argparse.Namespace, model: torch.nn.Module) -> torch.nn.Mo
             and args.batch_size is None:
         return model
     return Head(model.to(device_of(args.device)), str(args.model[0]), args.output, args.task, None,
-                args.rc_average, args.batch_size or BATCH, progress=True, fuse=not args.no_fuse, genomic=False)
+                args.rc_average, args.batch_size or BATCH, progress=True, trace=not args.no_trace, genomic=False)

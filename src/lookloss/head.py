@@ -150,25 +150,25 @@ class Head:
     ----------
     model : torch.nn.Module
         Takes one-hot ``(N, 4, L)``, and the control tracks as a second input when
-        ``controls`` is given (tangermeme's ``args=`` convention).
+        ``control_tracks`` is given (tangermeme's ``args=`` convention).
     label : str
         How messages name the model (its file).
     output : int, optional
         The element of a tuple output to use (a BPNet's count head: 1).
     task : int, optional
         The column of an ``(N, T)`` output to use.
-    controls : numpy.ndarray, optional, shape=(n, tracks, L)
+    control_tracks : numpy.ndarray, optional, shape=(n, tracks, L)
         The control tracks of each tested sequence, passed unchanged with every
         variant and null derived from it.
     rc_average : bool
-        Average each prediction with that of the reverse complement (controls
-        reversed and their tracks swapped: + and - strands).
+        Average each prediction with that of the reverse complement (control
+        tracks reversed and swapped: + and - strands).
     batch_size : int
         Sequences per forward pass.
     progress : bool
         Show a progress bar for calls of at least :data:`PROGRESS_MIN` sequences.
-    fuse : bool
-        On the CPU, run the model traced and frozen with oneDNN fusion, together with
+    trace : bool
+        On the CPU, run the model traced (``torch.jit.trace``) and frozen with oneDNN fusion, together with
         the choice of output and task (so that what is not chosen, such as a BPNet's
         profile head, is never computed), after checking on the first batch that it
         gives the model's chosen output; a model that cannot be traced runs as it is.
@@ -187,11 +187,11 @@ class Head:
     label: str
     output: int | None = None
     task: int | None = None
-    controls: np.ndarray | None = None
+    control_tracks: np.ndarray | None = None
     rc_average: bool = False
     batch_size: int = BATCH
     progress: bool = False
-    fuse: bool = False
+    trace: bool = False
     out_window: int | None = None
     genomic: bool = True
     _runner: Any = field(default=None, init=False, repr=False)
@@ -209,8 +209,8 @@ class Head:
             for start in bar:
                 x = torch.nn.functional.one_hot(codes[start:start + self.batch_size], 4).transpose(1, 2)
                 x = x.to(device=device, dtype=dtype).contiguous()
-                ctl = None if self.controls is None else torch.as_tensor(
-                    self.controls[rows[start:start + self.batch_size]]).to(device=device, dtype=dtype)
+                ctl = None if self.control_tracks is None else torch.as_tensor(
+                    self.control_tracks[rows[start:start + self.batch_size]]).to(device=device, dtype=dtype)
                 y = self._one(x, ctl)
                 if self.rc_average:
                     y = (y + self._one(x.flip(1, 2), None if ctl is None else ctl.flip(1, 2))) / 2
@@ -223,7 +223,7 @@ class Head:
         compiled for one shape only), else by the model as it is."""
         n = len(x)
         inputs = (x,) if ctl is None else (x, ctl)
-        if self.fuse and self._runner is not _PLAIN:
+        if self.trace and self._runner is not _PLAIN:
             padded = tuple(_padded(t, self.batch_size) for t in inputs)
             if self._runner is None:
                 try:
@@ -263,8 +263,8 @@ class Head:
     def _fall_back(self, error: BaseException) -> None:
         """Run the plain model for the rest of the run, and say so once on stderr."""
         self._runner = _PLAIN
-        print(f"lookloss: the fused (traced) model {self.label!r} failed ({inference.first_line(error)}); running the "
-              "model as it is for the rest of the run (--no-fuse does so from the start)", file=sys.stderr)
+        print(f"lookloss: the traced model {self.label!r} failed ({inference.first_line(error)}); running the "
+              "model as it is for the rest of the run (--no-trace does so from the start)", file=sys.stderr)
 
     def pick(self, out: Any, n: int) -> torch.Tensor:
         """The chosen output element and task of a model's output for ``n`` sequences (:func:`choose`)."""

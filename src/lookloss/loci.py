@@ -153,7 +153,7 @@ class Windows:
         Their sequences, uint8.
     targets : numpy.ndarray, shape=(n,)
         The signal summed over the centred output window, tracks summed.
-    controls : numpy.ndarray or None, shape=(n, tracks, in_window)
+    control_tracks : numpy.ndarray or None, shape=(n, tracks, in_window)
         The control tracks over the input window (float32).
     skipped : dict
         ``off_chromosome`` and ``non_acgt``: loci left out, and why.
@@ -162,13 +162,13 @@ class Windows:
     loci: pd.DataFrame
     onehot: np.ndarray
     targets: np.ndarray
-    controls: np.ndarray | None
+    control_tracks: np.ndarray | None
     skipped: dict[str, int]
 
     def subset(self, keep: np.ndarray) -> Windows:
         """The windows where ``keep`` is true (the skipped counts of those loci's chromosomes are not split)."""
         return Windows(self.loci[keep].reset_index(drop=True), self.onehot[keep], self.targets[keep],
-                       None if self.controls is None else self.controls[keep], dict(self.skipped))
+                       None if self.control_tracks is None else self.control_tracks[keep], dict(self.skipped))
 
 
 def check_chromosomes(loci: pd.DataFrame, bed: Path, genome: Path, tracks: list[Path]) -> None:
@@ -204,7 +204,7 @@ def _missing(loci: pd.DataFrame, sizes: dict[str, int], what: str, bed: Path) ->
                            "chromosomes (restrict them with --chroms or --fold)")
 
 
-def extract(loci: pd.DataFrame, genome: Path, signals: list[Path], controls: list[Path] | None,
+def extract(loci: pd.DataFrame, genome: Path, signals: list[Path], control_tracks: list[Path] | None,
             windows: tuple[int, int], non_acgt: str = "skip") -> Windows:
     """Sequences, targets and control tracks of ``loci`` (:func:`read_loci`) by tangermeme's ``extract_loci``.
 
@@ -221,15 +221,15 @@ def extract(loci: pd.DataFrame, genome: Path, signals: list[Path], controls: lis
         warnings.simplefilter("ignore")
         try:
             result = extract_loci(frame, str(genome), signals=[str(s) for s in signals],
-                                  in_signals=[str(c) for c in controls] if controls else None,
+                                  in_signals=[str(c) for c in control_tracks] if control_tracks else None,
                                   in_window=in_window, out_window=out_window, ignore=list(OTHER_BASES),
                                   return_mask=True, n_jobs=1)
         except ValueError as error:
             if "No loci remain" not in str(error):
                 raise GenomicError(f"cannot read the loci from {str(genome)!r}: {error}") from None
-            return _empty(loci, len(loci), controls, in_window)
+            return _empty(loci, len(loci), control_tracks, in_window)
     seqs, signal, mask = result[0], result[1], result[-1]
-    ctl = result[2].numpy() if controls else None
+    ctl = result[2].numpy() if control_tracks else None
     kept = loci[mask.numpy()].reset_index(drop=True)
     onehot = seqs.numpy().astype(np.uint8)
     acgt = (onehot.sum(axis=1) == 1).all(axis=1)
@@ -244,10 +244,10 @@ def extract(loci: pd.DataFrame, genome: Path, signals: list[Path], controls: lis
                    None if ctl is None else ctl[acgt], skipped)
 
 
-def _empty(loci: pd.DataFrame, off: int, controls: list[Path] | None, in_window: int) -> Windows:
+def _empty(loci: pd.DataFrame, off: int, control_tracks: list[Path] | None, in_window: int) -> Windows:
     """No window fits: every locus runs off its chromosome."""
     return Windows(loci.iloc[:0], np.zeros((0, 4, in_window), np.uint8), np.zeros(0),
-                   None if not controls else np.zeros((0, len(controls), in_window), np.float32),
+                   None if not control_tracks else np.zeros((0, len(control_tracks), in_window), np.float32),
                    {"off_chromosome": off, "non_acgt": 0})
 
 

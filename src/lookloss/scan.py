@@ -260,7 +260,7 @@ def run(model: Any, X: np.ndarray | torch.Tensor, y: np.ndarray, motifs: Mapping
         spacing_bins: Sequence[float] = DEFAULT_BINS, min_pairs: int = MIN_PAIRS, alpha: float = 0.05,
         p_value: float = P_VALUE, link: str = "anscombe", strands: str = "both", scan_window: int | None = None,
         min_gap: int | None = None, knockout_min_ddg: float = 10.0, pseudocount: float = 0.001, seed: int = 0,
-        output: int | None = None, task: int | None = None, rc_average: bool = False, fuse: bool = True,
+        output: int | None = None, task: int | None = None, rc_average: bool = False, trace: bool = True,
         batch_size: int = 64, device: str | torch.device | None = None, progress: bool = False,
         max_motifs: int = MAX_MOTIFS, consistency_fraction: float = 0.5) -> ScanResult:
     """The scan (:func:`scan`) with its pair table and summary; see :func:`scan` for the parameters."""
@@ -290,13 +290,13 @@ def run(model: Any, X: np.ndarray | torch.Tensor, y: np.ndarray, motifs: Mapping
             raise ScanError(f"{what}: {len(given)} given for {len(models)} model(s); expected one per model")
     if any(m.shape != (n,) for m in masks):
         raise ScanError(f"held_out: expected one boolean mask of {n} values (one per sequence) per model")
-    controls = args[0] if isinstance(args, (tuple, list)) and len(args) == 1 else args
+    control_tracks = args[0] if isinstance(args, (tuple, list)) and len(args) == 1 else args
     if isinstance(args, (tuple, list)) and len(args) != 1:
         raise ScanError(f"args: {len(args)} extra inputs; expected one (the control tracks), or none")
-    if controls is not None:
-        controls = controls.numpy() if isinstance(controls, torch.Tensor) else np.asarray(controls)
-        if controls.ndim != 3 or len(controls) != n:
-            raise ScanError(f"args: control tracks of shape {controls.shape}; expected ({n}, tracks, length)")
+    if control_tracks is not None:
+        control_tracks = control_tracks.numpy() if isinstance(control_tracks, torch.Tensor) else np.asarray(control_tracks)
+        if control_tracks.ndim != 3 or len(control_tracks) != n:
+            raise ScanError(f"args: control tracks of shape {control_tracks.shape}; expected ({n}, tracks, length)")
     names = [str(i) for i in range(n)] if names is None else [str(s) for s in names]
     codes = to_codes(onehot)
     counts = np.bincount(codes.ravel(), minlength=4).astype(np.float64)
@@ -313,7 +313,7 @@ def run(model: Any, X: np.ndarray | torch.Tensor, y: np.ndarray, motifs: Mapping
     for m in motif_list:
         losstest.check_knockable(m, knockout_min_ddg, strands)
     spec = LINKS[link]
-    predictors = predictors_of(models, controls, labels, output=output, task=task, rc_average=rc_average, fuse=fuse,
+    predictors = predictors_of(models, control_tracks, labels, output=output, task=task, rc_average=rc_average, trace=trace,
                              batch_size=batch_size, device=device)
     for predictor, label in zip(predictors, labels, strict=True):
         check_model(predictor, codes, label)
@@ -454,7 +454,7 @@ def scan(model: Any, X: np.ndarray | torch.Tensor, y: np.ndarray, motifs: Mappin
     link, strands, scan_window, min_gap, knockout_min_ddg, pseudocount, seed
         As in :func:`lookloss.losstest.loss_test` (``scan_window`` centred; default the
         whole sequence).
-    output, task, rc_average, fuse, batch_size, device
+    output, task, rc_average, trace, batch_size, device
         How each module runs (:class:`lookloss.head.Head`).
     progress : bool
         A progress bar over the predictions.

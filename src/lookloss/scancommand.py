@@ -62,7 +62,8 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     head.add_argument("--rc-average", action="store_true", help="average with the reverse complement's prediction")
     head.add_argument("--device", help="cpu (default), cuda, cuda:K or auto")
     head.add_argument("--batch-size", type=int, help="sequences per forward pass (64)")
-    head.add_argument("--no-fuse", action="store_true", help="run the model eagerly (default on the CPU: traced, "
+    head.add_argument("--no-fuse", action="store_true", dest="no_trace", help=argparse.SUPPRESS)  # its old name
+    head.add_argument("--no-trace", action="store_true", help="run the model eagerly (default on the CPU: traced, "
                       "frozen and fused by oneDNN where that gives the same answer)")
     head.add_argument("--trust-pickle", action="store_true",
                       help="accept a pickled torch.save module: loading it runs code from the file")
@@ -136,7 +137,7 @@ def _fasta(args: argparse.Namespace, ppms: dict, settings: dict) -> tuple[Any, d
     codes = np.frombuffer("".join(seqs).encode(), dtype=np.uint8).reshape(len(seqs), -1)
     onehot = motifs.to_onehot(np.searchsorted(np.frombuffer(b"ACGT", dtype=np.uint8), codes).astype(np.int8))
     result = scan.run(model, onehot, np.asarray(targets), ppms, names=names, labels=[args.model[0].stem],
-                      scan_window=args.scan_window, batch_size=args.batch_size or BATCH, fuse=not args.no_fuse,
+                      scan_window=args.scan_window, batch_size=args.batch_size or BATCH, trace=not args.no_trace,
                       **settings)
     return result, {"n_skipped_non_acgt": len(skipped), "files": [str(args.model[0])]}
 
@@ -174,8 +175,8 @@ def _genomic(args: argparse.Namespace, ppms: dict, settings: dict) -> tuple[Any,
                                f"chromosomes {run.chroms} ({windows.skipped['off_chromosome']} off a chromosome, "
                                f"{windows.skipped['non_acgt']} with other bases than ACGT)")
         masks.append(mask)
-    heads = [Head(model, str(run.path), output=args.output, task=args.task, controls=windows.controls,
-                  rc_average=args.rc_average, batch_size=args.batch_size or BATCH, fuse=not args.no_fuse,
+    heads = [Head(model, str(run.path), output=args.output, task=args.task, control_tracks=windows.control_tracks,
+                  rc_average=args.rc_average, batch_size=args.batch_size or BATCH, trace=not args.no_trace,
                   out_window=out_window)
              for run, model in zip(runs, models, strict=True)]
     result = scan.run(heads, windows.onehot, windows.targets, ppms, held_out=masks, labels=[r.label for r in runs],

@@ -262,10 +262,10 @@ def variant_table(f: np.ndarray, where: Mapping[str, np.ndarray], y: np.ndarray,
 
 
 # ----------------------------------------------------------------------------- models and the pair table
-def predictors_of(model: Any, controls: np.ndarray | None, labels: list[str], *, output: int | None,
-                task: int | None, rc_average: bool, fuse: bool, batch_size: int, device: Any) -> list[Callable]:
+def predictors_of(model: Any, control_tracks: np.ndarray | None, labels: list[str], *, output: int | None,
+                task: int | None, rc_average: bool, trace: bool, batch_size: int, device: Any) -> list[Callable]:
     """Each model as a :data:`lookloss.losstest.Predictor`: a module wrapped in a :class:`lookloss.head.Head`
-    (output, task, control tracks ``controls`` by row, batches, fusion with fallback), a Predictor as it is."""
+    (output, task, control tracks ``control_tracks`` by row, batches, fusion with fallback), a Predictor as it is."""
     from lookloss import devices
     from lookloss.head import Head
 
@@ -277,8 +277,8 @@ def predictors_of(model: Any, controls: np.ndarray | None, labels: list[str], *,
                     m = m.to(devices.resolve_device(device))
                 except (RuntimeError, ValueError) as error:
                     raise ScanError(f"--device: {error}") from None
-            m = Head(m, label, output=output, task=task, controls=controls, rc_average=rc_average,
-                     batch_size=batch_size, fuse=fuse, genomic=controls is not None)
+            m = Head(m, label, output=output, task=task, control_tracks=control_tracks, rc_average=rc_average,
+                     batch_size=batch_size, trace=trace, genomic=control_tracks is not None)
         elif not callable(m):
             raise ScanError(f"model {label!r} is a {type(m).__name__}; expected a torch.nn.Module or a predictor "
                             "called with integer codes and rows")
