@@ -138,7 +138,7 @@ def test_the_power_page_shows_the_power_reading_of_the_published_power_table():
         return
     power = pd.read_csv(power_tsv, sep="\t")
     manifest = json.loads((ROOT / "paper" / "power" / "manifest.json").read_text())
-    n = int(power.loc[power["test"] == power["test"].iloc[0], "n_models"].sum())  # the models the table read
+    n = int(power.loc[power["detector"] == power["detector"].iloc[0], "n_models"].sum())  # the models the table read
     assert f"{n} of {manifest['n_grid']} models, {'complete' if n == manifest['n_grid'] else 'partial'}" in block.group(1)
     assert report.markdown(report.power_reading(power)) in block.group(1)
     assert report.markdown(report.strengths(power)) in block.group(1)
