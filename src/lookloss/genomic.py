@@ -147,24 +147,11 @@ def run(args: Options) -> Report:
         raise GenomicError("--loci needs --genome FASTA and --signal BW [BW ...] (the targets' tracks)")
     in_window, out_window, scan = geometry(args)
     ppms, labels = read_pair(args.motifs, list(args.pair))
-    runs = model_runs(args)
-    device = device_of(args.device)
-    models = [load_model(run.path, args.trust_pickle).to(device) for run in runs]
-    loci = read_loci(args.loci, args.summits)
-    held = sorted({c for run in runs for c in run.chroms}) if runs[0].chroms is not None else None
-    used = loci if held is None else loci[loci["chrom"].isin(held)].reset_index(drop=True)
-    if used.empty:
-        raise GenomicError(f"no locus of BED file {str(args.loci)!r} lies on the held-out chromosomes {held}; "
-                           "expected some (check --chroms or the fold files' 'test' lists)")
-    check_chromosomes(used, args.loci, args.genome, [*args.signal, *(args.control or [])])
-    windows = extract(used, args.genome, args.signal, args.control, (in_window, out_window), args.non_acgt)
+    runs, models, loci, used, windows = read_inputs(args, in_window, out_window)
     results = []
     for run, model in zip(runs, models, strict=True):
-        sub = windows if run.chroms is None else windows.subset(windows.loci["chrom"].isin(run.chroms).to_numpy())
-        if not len(sub.targets):
-            raise GenomicError(f"model {str(run.path)!r}: no testable locus of {str(args.loci)!r} on its held-out "
-                               f"chromosomes {run.chroms} ({windows.skipped['off_chromosome']} off a chromosome, "
-                               f"{windows.skipped['non_acgt']} with other bases than ACGT)")
+        mask = held_out(windows, run, args.loci)
+        sub = windows if mask.all() else windows.subset(mask)
         head = Head(model, str(run.path), args.output, args.task, sub.control_tracks, args.rc_average,
                     args.batch_size or BATCH, progress=True, trace=not args.no_trace, out_window=out_window)
         try:
@@ -182,6 +169,37 @@ def run(args: Options) -> Report:
     summary.update(n_loci=len(loci), n_loci_held_out=len(used), in_window=in_window, out_window=out_window,
                    **{f"n_skipped_{k}": v for k, v in windows.skipped.items()})
     return Report(_pair_table(results), summary, _figures(results))
+
+
+def read_inputs(args: Any, in_window: int, out_window: int
+                ) -> tuple[list[ModelRun], list[torch.nn.Module], pd.DataFrame, pd.DataFrame, Windows]:
+    """What every genomic route reads (``loss-test`` and ``scan`` with ``--loci``): the models on their
+    device, the loci, those on some model's held-out chromosomes (checked against the genome and the
+    tracks), and their windows. ``args`` holds the genomic options (:class:`Options`, or the scan's)."""
+    runs = model_runs(args)
+    device = device_of(args.device)
+    models = [load_model(run.path, args.trust_pickle).to(device) for run in runs]
+    loci = read_loci(args.loci, args.summits)
+    held = sorted({c for run in runs for c in run.chroms}) if runs[0].chroms is not None else None
+    used = loci if held is None else loci[loci["chrom"].isin(held)].reset_index(drop=True)
+    if used.empty:
+        raise GenomicError(f"no locus of BED file {str(args.loci)!r} lies on the held-out chromosomes {held}; "
+                           "expected some (check --chroms or the fold files' 'test' lists)")
+    check_chromosomes(used, args.loci, args.genome, [*args.signal, *(args.control or [])])
+    windows = extract(used, args.genome, args.signal, args.control, (in_window, out_window), args.non_acgt)
+    return runs, models, loci, used, windows
+
+
+def held_out(windows: Windows, run: ModelRun, bed: Path) -> np.ndarray:
+    """Which of ``windows`` the model of ``run`` is tested on (its held-out chromosomes; all without
+    them); :class:`GenomicError` when none is."""
+    mask = windows.loci["chrom"].isin(run.chroms).to_numpy() if run.chroms is not None else \
+        np.ones(len(windows.loci), dtype=bool)
+    if not mask.any():
+        raise GenomicError(f"model {str(run.path)!r}: no testable locus of {str(bed)!r} on its held-out "
+                           f"chromosomes {run.chroms} ({windows.skipped['off_chromosome']} off a chromosome, "
+                           f"{windows.skipped['non_acgt']} with other bases than ACGT)")
+    return mask
 
 
 def device_of(name: str | None) -> torch.device:

@@ -144,37 +144,18 @@ def _fasta(args: argparse.Namespace, ppms: dict, settings: dict) -> tuple[Any, d
 
 def _genomic(args: argparse.Namespace, ppms: dict, settings: dict) -> tuple[Any, dict]:
     """Genomic input: every model on its held-out loci (:mod:`lookloss.genomic`'s reading of the inputs)."""
-    import numpy as np
 
     from lookloss import genomic, scan
-    from lookloss.head import BATCH, Head, load_model
-    from lookloss.loci import GenomicError, check_chromosomes, extract, read_loci
+    from lookloss.head import BATCH, Head
+    from lookloss.loci import GenomicError
 
     if args.targets is not None or args.sequences is not None:
         raise GenomicError("--targets and --sequences are for FASTA input; with --loci the targets come from --signal")
     if args.genome is None or not args.signal:
         raise GenomicError("--loci needs --genome FASTA and --signal BW [BW ...] (the targets' tracks)")
     in_window, out_window, window = genomic.geometry(args)
-    runs = genomic.model_runs(args)
-    device = genomic.device_of(args.device)
-    models = [load_model(run.path, args.trust_pickle).to(device) for run in runs]
-    loci = read_loci(args.loci, args.summits)
-    held = sorted({c for run in runs for c in run.chroms}) if runs[0].chroms is not None else None
-    used = loci if held is None else loci[loci["chrom"].isin(held)].reset_index(drop=True)
-    if used.empty:
-        raise GenomicError(f"no locus of BED file {str(args.loci)!r} lies on the held-out chromosomes {held}; "
-                           "expected some (check --chroms or the fold files' 'test' lists)")
-    check_chromosomes(used, args.loci, args.genome, [*args.signal, *(args.control or [])])
-    windows = extract(used, args.genome, args.signal, args.control, (in_window, out_window), args.non_acgt)
-    masks = []
-    for run in runs:
-        mask = windows.loci["chrom"].isin(run.chroms).to_numpy() if run.chroms is not None else \
-            np.ones(len(windows.loci), dtype=bool)
-        if not mask.any():
-            raise GenomicError(f"model {str(run.path)!r}: no testable locus of {str(args.loci)!r} on its held-out "
-                               f"chromosomes {run.chroms} ({windows.skipped['off_chromosome']} off a chromosome, "
-                               f"{windows.skipped['non_acgt']} with other bases than ACGT)")
-        masks.append(mask)
+    runs, models, loci, used, windows = genomic.read_inputs(args, in_window, out_window)
+    masks = [genomic.held_out(windows, run, args.loci) for run in runs]
     heads = [Head(model, str(run.path), output=args.output, task=args.task, control_tracks=windows.control_tracks,
                   rc_average=args.rc_average, batch_size=args.batch_size or BATCH, trace=not args.no_trace,
                   out_window=out_window)
