@@ -53,6 +53,24 @@ def test_the_additive_count_head_adds_counts_over_positions():
     assert bpnets.in_window(500, 6) == 846 and bpnets.in_window(1000, 8) == 2114
 
 
+def test_a_published_bpnet_is_read_by_the_tools_without_trust_pickle(tmp_path):
+    """model.pt holds weights and meta only: the loss test's and the scan's loader read it as it is."""
+    from lookloss import head, inference
+
+    torch.manual_seed(0)
+    model = bpnets.build("additive", 4, 2).eval()
+    bpnets.save(model.state_dict(), {"arch": "additive", "n_filters": 4, "n_layers": 2}, tmp_path / "model.pt")
+    x, ctl = torch.rand(3, 4, 300), torch.rand(3, 2, 300)
+    for loaded in (inference.load_model(tmp_path / "model.pt"), head.load_model(tmp_path / "model.pt")):
+        assert isinstance(loaded, bpnets.AdditiveBPNet) and not loaded.training
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x, ctl)[1], model(x, ctl)[1], rtol=0, atol=0)
+    # a whole module saved with torch.save is still refused without --trust-pickle
+    torch.save(model, tmp_path / "whole.torch")
+    with pytest.raises(head.GenomicError, match="--trust-pickle"):
+        head.load_model(tmp_path / "whole.torch")
+
+
 @pytest.mark.slow
 def test_grow_trains_publishes_and_the_loss_test_runs_on_the_published_bpnet(smoke, tmp_path):
     """One seed's first two models through lookloss grow, then the user's command on one of them."""
@@ -69,10 +87,8 @@ def test_grow_trains_publishes_and_the_loss_test_runs_on_the_published_bpnet(smo
     assert again["files"] == manifest["files"]
 
     sim = Path(smoke["results_dir"]) / "simulation"
-    model = bpnets.load(first / "model.pt")
-    torch.save(model, tmp_path / "bpnet.torch")
     out = tmp_path / "test"
-    status = cli.main(["loss-test", "--model", str(tmp_path / "bpnet.torch"), "--trust-pickle", "--output", "1",
+    status = cli.main(["loss-test", "--model", str(first / "model.pt"), "--output", "1",
                        "--link", "log1p", "--loci", str(sim / "peaks.narrowPeak"), "--summits",
                        "--genome", str(sim / "genome.fa"), "--signal", str(sim / "signal" / "additive_plus.bw"),
                        str(sim / "signal" / "additive_minus.bw"), "--control", str(sim / "control_plus.bw"),

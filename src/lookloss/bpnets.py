@@ -183,8 +183,7 @@ def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, see
     state = {k: v.detach().clone() for k, v in best.state_dict().items()}
     meta = {"arch": arch, "truth": truth, "seed": seed, "n_filters": grid["n_filters"], "n_layers": grid["n_layers"],
             "in_window": in_w, "out_window": out_w, "count_loss_weight": weight, "training": dict(settings)}
-    with io.atomic_path(out / "model.pt") as tmp:
-        torch.save({"state_dict": state, "meta": meta}, tmp)
+    save(state, meta, out / "model.pt")
     io.write_tsv(out / "history.tsv", history)
     saved = history["Saved?"].astype(str).str.lower() == "true"
     record = {**meta, **metrics, "epochs": int(len(history)), "best_epoch": int(history.loc[saved, "Epoch"].iloc[-1]),
@@ -197,9 +196,17 @@ def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, see
     return record
 
 
+def save(state: Mapping[str, torch.Tensor], meta: Mapping[str, Any], path: str | Path) -> None:
+    """Write a model as :func:`load` reads it: its weights and its meta (``arch``, ``n_filters``,
+    ``n_layers``, ...), no pickled code, so that ``lookloss loss-test --model`` and ``lookloss scan
+    --model`` read it without ``--trust-pickle`` (:func:`lookloss.inference.load_model`)."""
+    with io.atomic_path(path) as tmp:
+        torch.save({"state_dict": dict(state), "meta": dict(meta)}, tmp)
+
+
 def load(path: str | Path) -> torch.nn.Module:
-    """A published model (``model.pt``), ready to predict."""
-    record = torch.load(path, weights_only=False)
+    """A published model (``model.pt``: weights and meta, no pickled code), ready to predict."""
+    record = torch.load(path, map_location="cpu", weights_only=True)
     meta = record["meta"]
     model = build(meta["arch"], meta["n_filters"], meta["n_layers"])
     model.load_state_dict(record["state_dict"])

@@ -81,7 +81,8 @@ def mean_squared_error(predictions: np.ndarray, y: ArrayLike) -> float:
 
 
 def load_model(path: str | Path) -> nn.Module:
-    """A model from a file: a ``torch.export`` program (``.pt2``), TorchScript, or a lookloss checkpoint.
+    """A model from a file: a ``torch.export`` program (``.pt2``), TorchScript, or a lookloss checkpoint
+    (the study's networks, :func:`lookloss.models.save`, or a genome-scale BPNet, :func:`lookloss.bpnets.load`).
 
     Returns the module on the CPU in eval mode. Raises ``ValueError`` naming the file
     when it is none of these (or unreadable), ``FileNotFoundError`` when it is missing.
@@ -105,8 +106,23 @@ def load_model(path: str | Path) -> nn.Module:
         return models.load(path)
     except (ValueError, KeyError, RuntimeError) as error:
         reasons.append(f"as a lookloss checkpoint: {first_line(error)}")
+    if _is_bpnet_record(path):  # a genome-scale BPNet of docs/genome.md (paper/genome/models/*/*/model.pt)
+        from lookloss import bpnets
+
+        return bpnets.load(path)
     raise ValueError(f"cannot read model file {str(path)!r} ({'; '.join(reasons)}): expected a TorchScript file "
                      "(torch.jit.save), a torch.export program (.pt2) or a lookloss checkpoint")
+
+
+def _is_bpnet_record(path: Path) -> bool:
+    """Whether ``path`` holds a genome-scale BPNet checkpoint (``lookloss.bpnets``): weights and their meta,
+    read without unpickling code."""
+    try:
+        record = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001  (a pickled module, a damaged file: not this format)
+        return False
+    return (isinstance(record, dict) and set(record) == {"state_dict", "meta"}
+            and {"arch", "n_filters", "n_layers"} <= set(record["meta"]))
 
 
 def export_model(model: nn.Module, path: str | Path, seq_len: int) -> None:
