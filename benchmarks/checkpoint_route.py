@@ -11,7 +11,8 @@ results folder, and reports the wall time, when the study's tables were ready
 detectors of docs/study.md section 8 may still run then) and each phase's span.
 
 With ``--published paper`` it re-derives the real published run instead, and also
-reports whether each re-derived table equals the published one byte for byte. With
+reports whether each re-derived table and figure equals the published one byte for byte
+(``--narrow-isa``: with the wider instruction sets masked). With
 ``--results results/paper-checkpoints`` (the preset's own folder, which must not exist
 yet) the re-derived folder is kept, so that ``lookloss publish --configfile
 presets/paper-checkpoints.yaml --out paper`` can publish its figures without a second run.
@@ -19,13 +20,14 @@ presets/paper-checkpoints.yaml --out paper`` can publish its figures without a s
 Usage::
 
     python benchmarks/checkpoint_route.py [--cores 2] [--published paper] [--results DIR]
-        [--out benchmarks/checkpoint_route.json]
+        [--narrow-isa] [--out benchmarks/checkpoint_route.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -77,11 +79,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="a complete published folder (e.g. paper) to re-derive instead of stand-ins; its "
                         "tables are then compared byte for byte with the re-derived ones")
     parser.add_argument("--results", type=Path, help="re-derive into this folder (absent until now) and keep it")
+    parser.add_argument("--narrow-isa", action="store_true",
+                        help="run the route with oneDNN, ATen, MKL and numpy held to SSE4 kernels "
+                        "(lookloss.provenance.NARROW_ISA), as on a CPU without AVX")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.results is not None and args.results.exists():
         parser.error(f"--results {args.results} exists; expected a folder that does not exist yet")
-    from lookloss import checkpoints, config, grow
+    from lookloss import checkpoints, config, grow, provenance
 
     with tempfile.TemporaryDirectory(prefix="lookloss-route-") as tmp:
         tmp = Path(tmp)
@@ -97,11 +102,12 @@ def main(argv: list[str] | None = None) -> None:
         start = time.time()
         run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--configfile",
                               "presets/paper-checkpoints.yaml", str(tmp / "here.yaml"), "--config",
-                              f"results_dir={results}"], cwd=ROOT, capture_output=True, text=True)
+                              f"results_dir={results}"], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, **(provenance.NARROW_ISA if args.narrow_isa else {})})
         wall = time.time() - start
         if run.returncode:
             raise SystemExit(f"the route failed:\n{run.stderr[-4000:]}")
-        record = {"date": date.today().isoformat(), "cores": args.cores,
+        record = {"date": date.today().isoformat(), "cores": args.cores, "narrow_isa": args.narrow_isa,
                   "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
                   "checkpoints": str(args.published) if args.published else "stand-ins",
                   "models": len(checkpoints.grid_models(settings)), "wall_s": round(wall, 1),
@@ -113,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
             record["tables_equal"] = {p.name: (published / "tables" / p.name).is_file()
                                       and p.read_bytes() == (published / "tables" / p.name).read_bytes()
                                       for p in sorted((results / "tables").glob("*.tsv"))}
+            record["figures_equal"] = {p.name: (published / "figures" / p.name).is_file()
+                                       and p.read_bytes() == (published / "figures" / p.name).read_bytes()
+                                       for p in sorted((results / "figures").glob("*.png"))}
     print(json.dumps(record, indent=2))
     if args.out:
         args.out.write_text(json.dumps(record, indent=2) + "\n")

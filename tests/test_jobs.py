@@ -45,10 +45,8 @@ def test_the_same_configuration_gives_the_same_model_file_and_run_facts_go_to_me
     assert meta["metrics"]["test_mse"] == metrics["test_mse"]
 
 
-#: Masks that keep oneDNN, ATen, MKL and numpy to SSE4 kernels (no AVX, AVX2, FMA or AVX-512).
-NARROW_ISA = {"ONEDNN_MAX_CPU_ISA": "SSE41", "ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
-              "NPY_DISABLE_CPU_FEATURES": "AVX512F,AVX512CD,AVX512_SKX,AVX512_CLX,AVX512_CNL,AVX512_ICL,AVX2,FMA3,"
-                                          "AVX,F16C"}
+#: oneDNN, ATen, MKL and numpy held to SSE4 kernels.
+NARROW_ISA = provenance.NARROW_ISA
 #: One child process: the smoke simulation's held-out pair sets (their first 400 pairs), one
 #: published model analysed as the workflow's job does, its row of models.tsv written as the
 #: tables are (6 significant digits).

@@ -20,6 +20,13 @@ from typing import Any
 CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Environment that keeps oneDNN, ATen, MKL and numpy to SSE4 kernels (no AVX, AVX2, FMA or AVX-512): how
+#: the analysis is checked to give the same bytes whatever instruction sets a CPU has (docs/study.md).
+NARROW_ISA = {"ONEDNN_MAX_CPU_ISA": "SSE41", "ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+              "NPY_DISABLE_CPU_FEATURES": "AVX512F,AVX512CD,AVX512_SKX,AVX512_CLX,AVX512_CNL,AVX512_ICL,AVX2,FMA3,"
+                                          "AVX,F16C"}
+
+
 def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     """The CPU: its model name, family, model and widest vector unit, from ``cpuinfo``.
 
