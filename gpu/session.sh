@@ -20,6 +20,9 @@
 #   publish     once paper/ is complete: every table and figure from it
 #               (presets/paper-checkpoints.yaml), added to paper/ by lookloss publish
 #   power       the same two steps for presets/power.yaml into paper/power
+#   genome      lookloss grow --configfile presets/genome.yaml --into paper/genome: the
+#               genome-scale BPNets paper/genome lacks (docs/genome.md), 8 at once on the
+#               GPU, each published as it ends; the reading stays with the CPU sessions
 # LOOKLOSS_COMMIT names the commit when the copy has no .git (the manifests record it).
 # SMOKE=1 runs every phase tiny, on any machine (the smoke preset, a 4-model sweep, the
 # checks on the CPU when there is no GPU), publishing into results/gpu/ instead of
@@ -34,7 +37,7 @@ budget=${1:?usage: session.sh SECONDS PHASE...}
 shift
 deadline=$(( $(date +%s) + budget ))
 for phase in "$@"; do
-    case $phase in check|throughput|study|publish|power) ;; *) echo "unknown phase $phase"; exit 2 ;; esac
+    case $phase in check|throughput|study|publish|power|genome) ;; *) echo "unknown phase $phase"; exit 2 ;; esac
 done
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT" results/gpu
@@ -59,6 +62,8 @@ results=results
 paper=paper
 power=(presets/power.yaml)
 power_results=results/power
+genome=(presets/genome.yaml)
+genome_into=$paper/genome
 if [ "${SMOKE:-0}" = 1 ]; then
     smoke=(--smoke)
     study=(presets/smoke.yaml)
@@ -66,6 +71,8 @@ if [ "${SMOKE:-0}" = 1 ]; then
     paper=results/gpu/paper-smoke
     power=(presets/power.yaml results/gpu/power-smoke.yaml)
     power_results=results/power-smoke
+    genome=(presets/genome.yaml presets/genome-smoke.yaml)
+    genome_into=results/gpu/genome-smoke
     printf '%s\n' 'results_dir: results/power-smoke' 'simulation: {n_train: 1000, n_test: 600}' \
         'models: {archs: [arch1], seeds: [100], controls: [e1, e1.5]}' 'training: {max_epochs: 2}' \
         > results/gpu/power-smoke.yaml
@@ -74,9 +81,11 @@ fi
 pack() {
     set +e
     local small=(--exclude='*.npz' --exclude='*.parquet' --exclude='*.pdf' --exclude='snapshots')
-    tar czf "$OUT/gpu.tar.gz" "${small[@]}" --exclude=results/gpu/rederived --exclude="$paper" results/gpu \
-        "$results"/logs "$power_results"/logs 2>/dev/null
-    [ -f "$paper/manifest.json" ] && tar czf "$OUT/paper.tar.gz" "${small[@]}" --exclude="$paper/power" "$paper"
+    tar czf "$OUT/gpu.tar.gz" "${small[@]}" --exclude=results/gpu/rederived --exclude="$paper" \
+        --exclude="$genome_into" results/gpu "$results"/logs "$power_results"/logs results/genome*/logs 2>/dev/null
+    [ -f "$paper/manifest.json" ] && tar czf "$OUT/paper.tar.gz" "${small[@]}" --exclude="$paper/power" \
+        --exclude="$paper/genome" "$paper"
+    [ -f "$genome_into/manifest.json" ] && tar czf "$OUT/genome.tar.gz" "${small[@]}" "$genome_into"
     [ -f "$paper/power/manifest.json" ] && tar czf "$OUT/power.tar.gz" "${small[@]}" "$paper/power"
     # snapshots of unfinished fused groups (a few MB each): in parts under the 16 MiB limit
     local snapshots=()
@@ -89,12 +98,12 @@ pack() {
 }
 trap pack EXIT
 
-grow() {  # the models the published folder $1 lacks (config files after it), stopped at the deadline
-    local into=$1
-    shift
+grow() {  # the models the published folder $1 lacks ($2: jobs at once; config files after), stopped at the deadline
+    local into=$1 jobs=$2
+    shift 2
     enough 60 || return 0
     checks_passed || { echo "nothing trained into $into: a CUDA check failed"; return 0; }
-    bounded python3 -m lookloss.cli grow --configfile "$@" --into "$into" --jobs 6 || echo "grow stopped (status $?)"
+    bounded python3 -m lookloss.cli grow --configfile "$@" --into "$into" --jobs "$jobs" || echo "grow stopped (status $?)"
 }
 
 complete() {  # once the published folder $1 is complete: its tables and figures, added to it
@@ -124,8 +133,9 @@ for phase in "$@"; do
             fi ;;
         throughput) ! enough 30 || bounded python3 benchmarks/gpu_study.py "${smoke[@]}" --skip-study \
                         --out results/gpu/gpu_study.json ;;
-        study) grow "$paper" "${study[@]}" ;;
+        study) grow "$paper" 6 "${study[@]}" ;;
         publish) complete "$paper" "${study[@]}" ;;
-        power) grow "$paper/power" "${power[@]}" && complete "$paper/power" "${power[@]}" ;;
+        power) grow "$paper/power" 6 "${power[@]}" && complete "$paper/power" "${power[@]}" ;;
+        genome) grow "$genome_into" 8 "${genome[@]}" ;;
     esac
 done

@@ -56,3 +56,21 @@ def test_a_misspelled_phase_is_refused_before_any_work(tmp_path):
     run = session(repo, tmp_path / "out", "100", "check", "trian")
     assert run.returncode == 2 and "unknown phase trian" in run.stdout
     assert not (repo / "results").exists()  # not even the checks ran
+
+
+def test_the_genome_phase_grows_the_bpnets_and_packs_them_apart(tmp_path):
+    """The genome phase publishes the grid's BPNets (the smoke grid: 6 models of 2 epochs) and packs them in
+    genome.tar.gz, a folder that unpacks over the checkout, not inside gpu.tar.gz."""
+    import json
+
+    repo = copy_of_repository(tmp_path / "repo")
+    run = session(repo, tmp_path / "out", "300", "genome")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    with tarfile.open(tmp_path / "out" / "genome.tar.gz") as packed:
+        names = packed.getnames()
+        manifest = json.load(packed.extractfile("results/gpu/genome-smoke/manifest.json"))
+    assert manifest["complete"] and manifest["n_models"] == 6
+    assert {"results/gpu/genome-smoke/models/super/bpnet-seed_1/model.pt"} <= set(names)
+    assert all(r["device"] == "cpu" and r["gpu"] is None for r in manifest["models"].values())  # no GPU here
+    with tarfile.open(tmp_path / "out" / "gpu.tar.gz") as packed:
+        assert not any("genome-smoke/models" in n for n in packed.getnames())

@@ -140,8 +140,14 @@ def _inside(folder: Path):
 
 def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, seed: int, out: str | Path,
           threads: int = 1) -> dict[str, Any]:
-    """Train one model of the grid into ``out`` (see the module docstring); return its metrics."""
+    """Train one model of the grid into ``out`` (see the module docstring); return its metrics.
+
+    It trains where the study's ``training.device`` says (``auto``: CUDA when a GPU is visible,
+    else the CPU) and is scored on the CPU; ``threads`` are the CPU threads either way.
+    """
     from bpnetlite.io import PeakGenerator
+
+    from lookloss import devices
 
     section = config["genome"]
     grid, settings = section["models"], section["training"]
@@ -153,6 +159,7 @@ def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, see
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)
+    device = devices.resolve_device(config.get("training", {}).get("device", "auto"))
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     weight = settings["count_loss_weight"]
@@ -169,14 +176,14 @@ def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, see
                              reverse_complement=settings["reverse_complement"], summits=True, random_state=seed,
                              pin_memory=False, batch_size=settings["batch_size"])
         X_valid, y_valid, ctl_valid = held_out(sim, truth, folds["valid"], in_w, out_w)
-        model = build(arch, grid["n_filters"], grid["n_layers"], name="model")
+        model = build(arch, grid["n_filters"], grid["n_layers"], name="model").to(device)
         model.count_loss_weight = weight
         optimizer = torch.optim.Adam(model.parameters(), lr=settings["learning_rate"])
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=settings["lr_patience"])
         model.fit(data, optimizer, scheduler=scheduler, X_valid=X_valid, X_ctl_valid=ctl_valid, y_valid=y_valid,
-                  max_epochs=settings["max_epochs"], batch_size=settings["batch_size"], device="cpu",
+                  max_epochs=settings["max_epochs"], batch_size=settings["batch_size"], device=device.type,
                   early_stopping=settings["early_stopping"])
-        best = torch.load("model.torch", weights_only=False)
+        best = torch.load("model.torch", map_location="cpu", weights_only=False)
         history = pd.read_csv("model.log", sep="\t")
     seconds = time.time() - started
     metrics = evaluate(best, sim, truth, folds["test"], in_w, out_w)
@@ -187,7 +194,8 @@ def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, see
     io.write_tsv(out / "history.tsv", history)
     saved = history["Saved?"].astype(str).str.lower() == "true"
     record = {**meta, **metrics, "epochs": int(len(history)), "best_epoch": int(history.loc[saved, "Epoch"].iloc[-1]),
-              "train_seconds": round(seconds, 1), "threads": threads, "device": "cpu",
+              "train_seconds": round(seconds, 1), "threads": threads, "device": device.type,
+              "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
               "cpu": provenance.cpu_model(), **provenance.commit()}
     for name in ("model.torch", "model.final.torch", "model.log"):
         (work / name).unlink(missing_ok=True)

@@ -9,7 +9,9 @@ same way (``lookloss grow --configfile presets/genome.yaml --into paper/genome``
    against the one the published folder's manifest records.
 2. The missing models are trained in :func:`grid_order` (seed by seed, so that a partial
    run holds about as many models of every truth x architecture), ``jobs`` at a time,
-   each in its own process with one torch thread (:func:`lookloss.bpnets.train`).
+   each in its own process with one torch thread (:func:`lookloss.bpnets.train`), on the
+   device ``training.device`` names (``auto``: a GPU when one is visible, several models on
+   it at once; the GPU run book's ``genome`` phase, gpu/README.md).
 3. Each model is published the moment it is finished: its files are copied and the
    manifest is replaced atomically (a model's ``metrics.json``, written last, marks it
    finished; a killed job leaves none, and the model is retrained from the start).
@@ -38,7 +40,7 @@ MADE_FROM = "made_from.json"
 MODEL_FILES = ("model.pt", "history.tsv", "metrics.json")
 #: The metrics a manifest records per model.
 RECORD_KEYS = ("count_pearson", "count_spearman", "profile_pearson", "profile_jsd", "epochs", "best_epoch",
-               "train_seconds", "count_loss_weight", "cpu", "device", "commit", "uncommitted_changes")
+               "train_seconds", "count_loss_weight", "cpu", "device", "gpu", "commit", "uncommitted_changes")
 #: Packages whose versions the manifest records.
 PACKAGES = ("torch", "numpy", "bpnet-lite", "tangermeme", "figwig", "pyfaidx")
 
@@ -94,6 +96,7 @@ def manifest(config: Mapping[str, Any], folder: Path, files: Mapping[str, str], 
     return {"format": FORMAT_TAG, "complete": len(done) == len(grid), "n_models": len(done), "n_grid": len(grid),
             **provenance.commit(root, outputs=[folder]), "config": dict(config), "simulation": dict(digest),
             "cpus": sorted({str(r["cpu"]) for r in records.values()}),
+            "gpus": sorted({str(r["gpu"]) for r in records.values() if r.get("gpu")}),
             "versions": {name: provenance.version(name) for name in PACKAGES},
             "models": records, "files": dict(sorted(files.items()))}
 
