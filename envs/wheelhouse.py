@@ -3,7 +3,8 @@
 Many cluster GPU nodes have no network but do have Python and a CUDA build of torch.
 On a connected machine, with the project installed (``pip install -e .``), this
 downloads, for the node's Python version and platform, a wheel of every distribution
-lookloss needs at the version installed here (the project's pins), leaving out torch
+lookloss needs at the version installed here (the project's pins, and bpnet-lite with h5py for
+the genome-scale run), leaving out torch
 and what only torch needs (the node's own torch is used, see ``pyproject.toml`` for the
 supported range) and what the node already has at the same version (``--have``), and
 builds a wheel of lookloss itself. Distributions that publish no wheel (pure-Python
@@ -42,6 +43,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
+#: What the genome-scale run (docs/genome.md) needs beyond lookloss's requirements: bpnet-lite
+#: without its declared dependencies (see pyproject.toml, the "test" extra), and h5py, which
+#: its BPNet imports.
+GENOME_NO_DEPS = ("bpnet-lite",)
+GENOME = ("h5py",)
 
 
 def closure(project: str, skip: set[str], environment: dict[str, str]) -> dict[str, str]:
@@ -151,6 +157,14 @@ def main(argv: list[str] | None = None) -> None:
     env = target_environment(args.python_version, args.platform)
     needed = closure("lookloss", {canonicalize_name(s) for s in args.skip}, env)
     needed.pop("lookloss")
+    for name in GENOME:
+        needed.update(closure(name, {canonicalize_name(s) for s in args.skip}, env))
+    for name in GENOME_NO_DEPS:
+        try:
+            needed[canonicalize_name(name)] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            raise SystemExit(f"{name} is needed (the genome-scale run) but not installed here: "
+                             f"pip install --no-deps {name} (the version .ci/run pins)") from None
     present = have(args.have)
     wanted = {name: version for name, version in sorted(needed.items())
               if not (name in present and (args.have_any_version or present[name] == version))}

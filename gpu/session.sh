@@ -47,7 +47,7 @@ enough() { [ "$(left 60)" -ge "$1" ] || { echo "too little time left for this ph
 bounded() { timeout -s TERM -k 30 "$(left 60)" "$@"; }  # a command that must end before the packing
 
 export PYTHONPATH=$PWD/src:/tmp/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-if ! python3 -c "import snakemake, memelite, tangermeme, pandas; assert int(pandas.__version__[0]) >= 3" 2>/dev/null
+if ! python3 -c "import snakemake, memelite, tangermeme, bpnetlite, pandas; assert int(pandas.__version__[0]) >= 3" 2>/dev/null
 then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
         $(ls wheelhouse/*.whl | grep -v '/lookloss-')

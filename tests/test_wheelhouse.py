@@ -89,15 +89,18 @@ def test_a_node_without_network_installs_lookloss_from_the_wheelhouse(tmp_path):
                             "--have-any-version", "--out", str(wheels)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     names = {w.name.split("-")[0].lower() for w in wheels.glob("*.whl")}
-    assert {"lookloss", "snakemake", "memelite", "tangermeme", "connection_pool"} <= names
+    assert {"lookloss", "snakemake", "memelite", "tangermeme", "connection_pool", "bpnet_lite", "h5py"} <= names
     assert not names & {"torch", "numpy", "scipy", "pandas"}
 
     install = subprocess.run([*pip, "install", "--no-index", "--no-deps", *map(str, sorted(wheels.glob("*.whl")))],
                              capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-3000:]
     check = subprocess.run([*pip, "check"], capture_output=True, text=True)
-    assert check.returncode == 0, check.stdout + check.stderr
-    where = subprocess.run([python, "-c", "import lookloss.fused, torch; print(lookloss.__file__, torch.__file__)"],
+    # bpnet-lite travels without its declared dependencies (macs3, modisco, ...), as .ci/run installs it
+    unmet = [line for line in check.stdout.splitlines() if not line.lower().startswith("bpnet-lite ")]
+    assert unmet in ([], ["No broken requirements found."]), check.stdout + check.stderr
+    where = subprocess.run([python, "-c", "import lookloss.fused, bpnetlite.bpnet, torch; "
+                            "print(lookloss.__file__, torch.__file__)"],
                            capture_output=True, text=True, cwd=tmp_path)
     assert where.returncode == 0 and purelib in where.stdout and str(site) in where.stdout, where.stderr
     plan = subprocess.run([python, "-m", "snakemake", "-n", "--cores", "1", "--configfile", "presets/smoke.yaml",
