@@ -160,7 +160,7 @@ def train(config: Mapping[str, Any], sim: str | Path, truth: str, arch: str, see
     work.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)
     device = devices.resolve_device(config.get("training", {}).get("device", "auto"))
-    torch.set_num_threads(threads)
+    devices.cpu_threads(threads)
     torch.manual_seed(seed)
     weight = settings["count_loss_weight"]
     if weight == "auto":

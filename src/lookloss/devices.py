@@ -1,4 +1,4 @@
-"""Devices: which one to run on, where a model lives, and the CPU allocator setting.
+"""Devices: which one to run on, where a model lives, CPU threads, and the CPU allocator setting.
 
 This module imports torch only inside the functions that need it, so that Snakemake
 can ask :func:`gpu_visible` at start-up without paying for torch.
@@ -27,6 +27,31 @@ def gpu_visible() -> bool:
     if visible is not None and visible.strip() in ("", "-1"):
         return False
     return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def cpu_threads(threads: int) -> None:
+    """Run torch on ``threads`` CPU threads, and keep numba's parallel kernels off torch's OpenMP runtime.
+
+    tangermeme and memelite parallelise with numba, whose OpenMP threading layer binds to
+    the ``libgomp`` torch has loaded: tangermeme's ``numba.set_num_threads`` (it asks for
+    every thread numba allows, then restores numba's own count) then sets torch's count too,
+    so a job given one thread runs torch on all of them, its OpenMP workers spinning at
+    barriers beside the other jobs. Measured on this project's 2-core Xeon: three epochs of
+    the genome-smoke BPNet beside another job took 23.6 s with numba's default layer and
+    8.0 s with its own ``workqueue`` layer (BENCHMARKS.md, "Genome-scale training"). So
+    numba is given its ``workqueue`` layer (unless ``NUMBA_THREADING_LAYER`` says otherwise)
+    and at most ``threads`` threads when it is imported after this call.
+    """
+    import sys
+
+    import torch
+
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(threads))
+    numba = sys.modules.get("numba")
+    if numba is not None and numba.config.THREADING_LAYER == "default":
+        numba.config.THREADING_LAYER = "workqueue"  # taken at numba's first parallel launch
+    torch.set_num_threads(threads)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
