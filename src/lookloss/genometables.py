@@ -98,6 +98,50 @@ def consistency(models: pd.DataFrame, alpha: float, fraction: float = 0.5) -> pd
     return pd.DataFrame(rows)
 
 
+#: The call rules the grid is read against (issue 36: which one separates the truths), and what
+#: one call is made of.
+CALL_RULES = {
+    "paired": "one model's paired loss test (the study's rule for one model)",
+    "unpaired": "one model's unpaired loss test",
+    "paired and unpaired": "both loss tests of one model",
+    "both architectures": "the paired tests of one seed's models of every architecture, all significant",
+}
+
+
+def rule_calls(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Per truth x subset x rule of :data:`CALL_RULES`: the calls of ``interaction`` at ``alpha``,
+    of how many (``unit``: models, or seeds that have a model of every architecture in the
+    table), with Wilson 95% intervals."""
+    from lookloss.stats import wilson
+
+    archs = sorted(models["arch"].unique())
+    rows = []
+    for (truth, subset), group in models.groupby(["truth", "subset"], sort=False):
+        paired, unpaired = group["p_paired"] < alpha, group["p_unpaired"] < alpha
+        counts = {rule: ("models", int(called.sum()), len(group))
+                  for rule, called in (("paired", paired), ("unpaired", unpaired),
+                                       ("paired and unpaired", paired & unpaired))}
+        by_seed = group.assign(significant=paired).groupby("seed")
+        whole = [part for _, part in by_seed if len(archs) > 1 and sorted(part["arch"]) == archs]
+        counts["both architectures"] = ("seeds", sum(bool(part["significant"].all()) for part in whole), len(whole))
+        for rule, (unit, called, n) in counts.items():
+            low, high = wilson(called, n)
+            rows.append({"truth": truth, "subset": subset, "rule": rule, "unit": unit, "n_called": called, "n": n,
+                         "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
+
+def rules_markdown(rules: pd.DataFrame) -> str:
+    """Truths (and the spacing truth's subsets) x rules: ``called/of [Wilson 95%]``."""
+    from lookloss.report import markdown
+
+    cells = rules.assign(cell=[f"{r.n_called}/{r.n} [{r.ci_low:.2f}, {r.ci_high:.2f}]" if r.n else "–"
+                               for r in rules.itertuples()])
+    table = cells.pivot(index=["truth", "subset"], columns="rule", values="cell").reset_index()
+    ordered = table[["truth", "subset", *[r for r in CALL_RULES if r in table.columns]]]
+    return markdown(ordered.rename(columns={"subset": "pairs"}))
+
+
 def _cell(row: pd.Series, name: str) -> str:
     k, n = int(row[f"n_{name}"]), int(row[f"of_{name}"])
     return f"{k}/{n} [{row[f'low_{name}']:.2f}, {row[f'high_{name}']:.2f}]" if n else "–"
@@ -121,7 +165,8 @@ def flagged_markdown(flagged: pd.DataFrame, every_arch: bool = True) -> str:
     return markdown(table if every_arch else table.drop(columns="arch"))
 
 
-def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limits: pd.DataFrame) -> str:
+def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limits: pd.DataFrame,
+            rules: pd.DataFrame) -> str:
     """Markdown: per truth, the models each test flags (all pairs; the spacing truth also inside
     and outside its window), each model family's held-out fit, and the consistency call."""
     from lookloss.report import markdown
@@ -136,6 +181,9 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
     fits["profile_r"] = fits["profile_r"].map(lambda v: f"{v:.3f}")
     return (flagged_markdown(flagged) + "\nThe study's consistency call (across architectures, more than half of each "
             "one's models with a significant paired test):\n\n" + markdown(calls)
+            + "\nCalls of an interaction under each candidate rule (models, or seeds with a model of every "
+            "architecture; Wilson 95% intervals): a rule that separates the truths calls none of the additive "
+            "truth and all of the super-additive one:\n\n" + rules_markdown(rules)
             + "\nHeld-out fit (test chromosome peaks; medians over seeds), beside what the noise allows: the count "
             "Pearson of the truth's own rate (r_truth) and of the best log-linear function of the motifs' summed "
             "occupancies (r_log_linear):\n\n" + markdown(fits))
@@ -168,10 +216,12 @@ def read_published(settings: Mapping[str, Any], published: Path, root: Path,
     models = model_table(summaries)
     flagged = flagged_table(models, alpha)
     calls = consistency(models, alpha, settings["analysis"]["consistency_fraction"])
+    rules = rule_calls(models, alpha)
     sim = results / "simulation"
     limits = ceilings(pd.read_csv(sim / "loci.tsv", sep="\t"), settings["genome"]["models"]["truths"],
                       json.loads((sim / "fold_0.json").read_text())["test"])
-    tables = {"fit": fit, "models": models, "flagged": flagged, "consistency": calls, "ceilings": limits}
+    tables = {"fit": fit, "models": models, "flagged": flagged, "consistency": calls, "rules": rules,
+              "ceilings": limits}
     for name, table in tables.items():
         io.write_tsv(results / "tables" / f"{name}.tsv", table)
     figure = genomefigures.flagged_figure(flagged)
@@ -184,7 +234,7 @@ def read_published(settings: Mapping[str, Any], published: Path, root: Path,
     text = (f"{len(summaries)} of {manifest['n_grid']} models, {state} (published in {published}). Models "
             f"flagged by each test at α = {alpha:g}, Wilson 95% intervals; mean I is the models' against the "
             "truth's (reads), over the pairs each test found on the held-out chromosome:\n\n"
-            + reading(flagged, calls, fit, limits))
+            + reading(flagged, calls, fit, limits, rules))
     front = (f"{len(summaries)} of {manifest['n_grid']} models, {state}; models flagged at α = {alpha:g} (all "
              f"architectures; per architecture, the fit and the consistency call: {published}/README.md):\n\n"
              + flagged_markdown(flagged, every_arch=False))
