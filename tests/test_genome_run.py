@@ -124,6 +124,11 @@ def test_the_reading_analyses_published_models_and_writes_its_block(smoke, tmp_p
     assert "tables/flagged.tsv" in manifest["files"] and "figures/genome.png" in manifest["files"]
     summary = json.loads((Path(smoke["results_dir"]) / "analysis" / "super" / "bpnet-seed_1" / "summary.json").read_text())
     assert summary["subsets"]["all"]["true_mean_I"] > 0 and summary["truth"] == "super"
+    # the pair scan ran on the same windows: every pair of the four motifs, its cells beside the summary
+    cells = pd.read_csv(Path(smoke["results_dir"]) / "analysis" / "super" / "bpnet-seed_1" / "scan.tsv", sep="\t")
+    assert len(cells.drop_duplicates(["motif_a", "motif_b"])) == 10 and summary["scan"]["passes"] > 0
+    assert "tables/scan.tsv" in manifest["files"] and "tables/rules.tsv" in manifest["files"]
+    assert "The pair scan" in text and "Calls of an interaction under each candidate rule" in text
 
 
 def test_gia_and_dfim_run_on_a_bpnet_shaped_model_and_gia_sees_a_product_term(tmp_path):

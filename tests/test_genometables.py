@@ -36,3 +36,20 @@ def test_one_architecture_gives_the_two_architecture_rule_nothing_to_count():
     rules = genometables.rule_calls(one, alpha=0.05).set_index("rule")
     assert rules.loc["both architectures", ["n_called", "n"]].tolist() == [0, 0]
     assert "–" in genometables.rules_markdown(genometables.rule_calls(one, alpha=0.05))
+
+
+def test_the_scan_table_counts_the_planted_pair_and_the_pairs_that_interact_in_no_truth():
+    def summary(truth, seed, planted, other):
+        return {"truth": truth, "arch": "bpnet", "seed": seed,
+                "scan": {"n_tested": 33, "n_called": len(planted) + len(other), "passes": 100,
+                         "planted_pooled": "GATA·TAL1 all all" in planted, "planted_cells": planted,
+                         "other_cells": other}}
+
+    summaries = [summary("spacing", 1, ["GATA·TAL1 B>A> [20,50)", "GATA·TAL1 all all"], []),
+                 summary("spacing", 2, ["GATA·TAL1 B>A> [20,50)"], ["GATA·AP1 all all"]),
+                 summary("additive", 1, [], [])]
+    scans = genometables.scan_table(summaries)
+    assert scans["n_other_cells"].tolist() == [0, 0, 1]  # sorted by truth: additive first
+    text = genometables.scan_markdown(scans)
+    assert "| spacing | bpnet | 2 | 1/2 | 1/2 | B>A> [20,50) (2) |" in text
+    assert "| additive | bpnet | 1 | 0/1 | 0/1 | none |" in text

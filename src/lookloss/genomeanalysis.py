@@ -10,7 +10,10 @@ joined to the simulation's truth (:mod:`lookloss.genomesim`'s ``loci.tsv`` and `
 test found are the planted ones, the true interaction in reads, and for the spacing
 truth whether the pair is in the cooperative arrangement. The four tests are rerun on
 the pairs inside and outside that arrangement (:func:`lookloss.losstest.summarise` on the
-rows of each), so that a table can say whether a test localises the interaction.
+rows of each), so that a table can say whether a test localises the interaction. The pair
+scan (:func:`lookloss.scan.scan`, :func:`scan_model`) runs on the same windows over every
+pair of the simulation's four motifs, so that the reading can also say whether it calls the
+planted pair, in which cells, and any pair that interacts in no truth.
 
 GIA and DFIM (:mod:`lookloss.detectors`, the study's implementations and settings, the
 ``detectors`` config section) run on the same model through :class:`LogCounts` (its count
@@ -45,8 +48,9 @@ SUBSETS = ("all", "inside", "outside")
 
 
 def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, seed: int = 0,
-            batch_size: int = 64) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The pair table (joined to the truth) and the summary of one model (see the module docstring).
+            batch_size: int = 64) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """The pair table (joined to the truth), the summary and the scan's cells (:func:`scan_model`)
+    of one model (see the module docstring).
 
     ``model`` is a BPNet-shaped module (one-hot and control tracks in, ``(profile, log
     counts)`` out) with ``in_window`` inputs for the ``out_window`` of ``config["genome"]``.
@@ -74,11 +78,12 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
                                 motif_names=(names["gata"], names["tal"]), seed=seed,
                                 scan_window=out_w, min_gap=MIN_GAP)
     pairs = join_truth(result.pairs, sim, truth, in_w)
+    cells = scan_model(model, windows, sim, out_w, seed, batch_size)
     found = detect(model, windows, result.pairs, ppms[names["gata"]], ppms[names["tal"]], config.get("detectors", {}),
                    seed)
     summary = {"truth": truth, "in_window": in_w, "out_window": out_w, "n_loci": len(windows.targets),
                **{k: v for k, v in result.summary.items() if k != "alpha"}, "alpha": result.summary["alpha"],
-               **found, "subsets": {}}
+               **found, "scan": scan_summary(cells, names["gata"], names["tal"]), "subsets": {}}
     masks = {"all": np.ones(len(pairs), bool)}
     if truth == "spacing":  # does a test localise the interaction to its window?
         masks.update(inside=pairs["composite"].to_numpy(), outside=~pairs["composite"].to_numpy())
@@ -92,7 +97,36 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
                      true_mean_I=float(pairs.loc[mask, "true_interaction"].mean()),
                      planted_fraction=float(pairs.loc[mask, "planted"].mean()))
         summary["subsets"][name] = tests
-    return pairs, io.plain(summary)
+    return pairs, io.plain(summary), cells
+
+
+def scan_model(model: torch.nn.Module, windows: Any, sim: Path, out_w: int, seed: int, batch_size: int
+               ) -> pd.DataFrame:
+    """``lookloss scan`` of one model on its held-out peaks: every pair of the simulation's motifs
+    (GATA1, TAL1 and the two distractors, ``motifs.meme``), by orientation and spacing bin, with the
+    scan's defaults and the loss test's settings here (count head, ``log1p``, the output window,
+    adjacent instances allowed)."""
+    from lookloss import scan
+
+    return scan.scan(model.eval(), windows.onehot, windows.targets, sim / "motifs.meme", args=windows.control_tracks,
+                     names=windows.loci["name"].tolist(), output=1, link="log1p", scan_window=out_w,
+                     min_gap=MIN_GAP, seed=seed, batch_size=batch_size, trace=False)
+
+
+def scan_summary(cells: pd.DataFrame, gata: str, tal: str) -> dict[str, Any]:
+    """What one model's scan called: rows tested and called, whether the planted pair (GATA1 and
+    TAL1) is called pooled, its cells called, and the cells called of every other pair (none of
+    which interacts in any truth)."""
+    tested = cells[cells["call"].isin(["interaction", "no interaction"])]
+    called = tested[tested["call"] == "interaction"]
+    planted = (called["motif_a"].isin([gata, tal]) & called["motif_b"].isin([gata, tal])
+               & (called["motif_a"] != called["motif_b"]))
+    label = [f"{r.motif_a}·{r.motif_b} {r.orientation} {r.spacing_bin}" for r in called.itertuples()]
+    return {"n_tested": len(tested), "n_called": len(called),
+            "planted_pooled": bool((called[planted]["orientation"] == "all").any()),
+            "planted_cells": [x for x, k in zip(label, planted, strict=True) if k],
+            "other_cells": [x for x, k in zip(label, planted, strict=True) if not k],
+            "passes": int(cells.attrs["summary"]["passes"])}
 
 
 def join_truth(pairs: pd.DataFrame, sim: str | Path, truth: str, in_window: int) -> pd.DataFrame:
@@ -115,10 +149,11 @@ def join_truth(pairs: pd.DataFrame, sim: str | Path, truth: str, in_window: int)
     return out
 
 
-def write(pairs: pd.DataFrame, summary: Mapping[str, Any], out: str | Path) -> None:
-    """``pairs.tsv`` and ``summary.json`` (last) of one model."""
+def write(pairs: pd.DataFrame, summary: Mapping[str, Any], cells: pd.DataFrame, out: str | Path) -> None:
+    """``pairs.tsv``, ``scan.tsv`` and ``summary.json`` (last) of one model."""
     out = Path(out)
     io.write_tsv(out / "pairs.tsv", pairs)
+    io.write_tsv(out / "scan.tsv", cells)
     io.write_json(out / "summary.json", summary)
 
 
@@ -154,12 +189,13 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
             raise checkpoints.CheckpointError(f"{model_path} does not match its sha256 in the manifest")
         out = analysis_dir(results, identity)
         stamp = out / "summary.json"
-        fresh = stamp.is_file() and json.loads(stamp.read_text()).get("model_sha256") == manifest["files"][files[0]]
-        if not fresh:
+        done = json.loads(stamp.read_text()) if stamp.is_file() else {}
+        if done.get("model_sha256") != manifest["files"][files[0]] or "scan" not in done:
             log.info("analysing %s", genomegrow.key(identity))
-            pairs, summary = analyse(bpnets.load(model_path), config, results / "simulation", identity["truth"])
+            pairs, summary, cells = analyse(bpnets.load(model_path), config, results / "simulation",
+                                            identity["truth"])
             summary.update(identity, model_sha256=manifest["files"][files[0]])
-            write(pairs, summary, out)
+            write(pairs, summary, cells, out)
         summaries.append(json.loads(stamp.read_text()))
     return summaries, digest
 

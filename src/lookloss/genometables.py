@@ -142,6 +142,36 @@ def rules_markdown(rules: pd.DataFrame) -> str:
     return markdown(ordered.rename(columns={"subset": "pairs"}))
 
 
+def scan_table(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per model: what its pair scan (``lookloss scan``, every pair of the four motifs) called:
+    rows tested and called, the planted pair (GATA1 and TAL1) pooled, its cells called, and the cells
+    called of the pairs that interact in no truth."""
+    rows = [{"truth": s["truth"], "arch": s["arch"], "seed": s["seed"], "n_tested": s["scan"]["n_tested"],
+             "n_called": s["scan"]["n_called"], "planted_pooled": s["scan"]["planted_pooled"],
+             "n_planted_cells": len(s["scan"]["planted_cells"]), "n_other_cells": len(s["scan"]["other_cells"]),
+             "planted_cells": "; ".join(s["scan"]["planted_cells"]), "other_cells": "; ".join(s["scan"]["other_cells"])}
+            for s in summaries if "scan" in s]
+    return pd.DataFrame(rows).sort_values(["truth", "arch", "seed"]).reset_index(drop=True) if rows else pd.DataFrame()
+
+
+def scan_markdown(scans: pd.DataFrame) -> str:
+    """Per truth x architecture: models whose scan calls the planted pair (pooled), models calling
+    a cell of a pair that interacts in no truth, and the planted pair's cells called, most often first."""
+    from collections import Counter
+
+    from lookloss.report import markdown
+
+    rows = []
+    for (truth, arch), part in scans.groupby(["truth", "arch"], sort=True):
+        cells = Counter(c for text in part["planted_cells"] for c in text.split("; ") if c and " all all" not in c)
+        rows.append({"truth": truth, "arch": arch, "models": len(part),
+                     "planted pair called (pooled)": f"{int(part['planted_pooled'].sum())}/{len(part)}",
+                     "a non-interacting pair called": f"{int((part['n_other_cells'] > 0).sum())}/{len(part)}",
+                     "planted pair's cells called (models)": ", ".join(f"{c.split(' ', 1)[1]} ({k})"
+                                                                       for c, k in cells.most_common()) or "none"})
+    return markdown(pd.DataFrame(rows))
+
+
 def _cell(row: pd.Series, name: str) -> str:
     k, n = int(row[f"n_{name}"]), int(row[f"of_{name}"])
     return f"{k}/{n} [{row[f'low_{name}']:.2f}, {row[f'high_{name}']:.2f}]" if n else "–"
@@ -166,7 +196,7 @@ def flagged_markdown(flagged: pd.DataFrame, every_arch: bool = True) -> str:
 
 
 def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limits: pd.DataFrame,
-            rules: pd.DataFrame) -> str:
+            rules: pd.DataFrame, scans: pd.DataFrame) -> str:
     """Markdown: per truth, the models each test flags (all pairs; the spacing truth also inside
     and outside its window), each model family's held-out fit, and the consistency call."""
     from lookloss.report import markdown
@@ -184,6 +214,10 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
             + "\nCalls of an interaction under each candidate rule (models, or seeds with a model of every "
             "architecture; Wilson 95% intervals): a rule that separates the truths calls none of the additive "
             "truth and all of the super-additive one:\n\n" + rules_markdown(rules)
+            + "\nThe pair scan (`lookloss scan`: every pair of the four motifs, by orientation and spacing bin, "
+            "Benjamini-Hochberg over each model's cells at q < 0.05; only GATA1 and TAL1 interact, and only in the "
+            "super-additive and spacing truths, where the composite is TAL1 7-11 bp upstream of GATA1 on its "
+            "strand: `B>A>`, centres 20-24 bp apart):\n\n" + scan_markdown(scans)
             + "\nHeld-out fit (test chromosome peaks; medians over seeds), beside what the noise allows: the count "
             "Pearson of the truth's own rate (r_truth) and of the best log-linear function of the motifs' summed "
             "occupancies (r_log_linear):\n\n" + markdown(fits))
@@ -217,11 +251,12 @@ def read_published(settings: Mapping[str, Any], published: Path, root: Path,
     flagged = flagged_table(models, alpha)
     calls = consistency(models, alpha, settings["analysis"]["consistency_fraction"])
     rules = rule_calls(models, alpha)
+    scans = scan_table(summaries)
     sim = results / "simulation"
     limits = ceilings(pd.read_csv(sim / "loci.tsv", sep="\t"), settings["genome"]["models"]["truths"],
                       json.loads((sim / "fold_0.json").read_text())["test"])
     tables = {"fit": fit, "models": models, "flagged": flagged, "consistency": calls, "rules": rules,
-              "ceilings": limits}
+              "scan": scans, "ceilings": limits}
     for name, table in tables.items():
         io.write_tsv(results / "tables" / f"{name}.tsv", table)
     figure = genomefigures.flagged_figure(flagged)
@@ -234,7 +269,7 @@ def read_published(settings: Mapping[str, Any], published: Path, root: Path,
     text = (f"{len(summaries)} of {manifest['n_grid']} models, {state} (published in {published}). Models "
             f"flagged by each test at α = {alpha:g}, Wilson 95% intervals; mean I is the models' against the "
             "truth's (reads), over the pairs each test found on the held-out chromosome:\n\n"
-            + reading(flagged, calls, fit, limits, rules))
+            + reading(flagged, calls, fit, limits, rules, scans))
     front = (f"{len(summaries)} of {manifest['n_grid']} models, {state}; models flagged at α = {alpha:g} (all "
              f"architectures; per architecture, the fit and the consistency call: {published}/README.md):\n\n"
              + flagged_markdown(flagged, every_arch=False))
