@@ -50,12 +50,10 @@ def train_model(split_paths: Mapping[str, str | Path], out: Mapping[str, str | P
     dict
         The metrics written to ``metrics.json``.
     """
-    import torch
-
     from lookloss import devices, inference, models, training
 
     log = log or logging.getLogger("lookloss")
-    torch.set_num_threads(threads)
+    devices.cpu_threads(threads)
     device = devices.resolve_device(settings["device"])
     control, seed = identity["control"], int(identity["seed"])
     x, y = training_data(split_paths, [control])
@@ -120,7 +118,7 @@ def train_group(split_paths: Mapping[str, str | Path], outs: Sequence[Mapping[st
     from lookloss import devices, fused, inference
 
     log = log or logging.getLogger("lookloss")
-    torch.set_num_threads(threads)
+    devices.cpu_threads(threads)
     shapes = sorted({(i["arch"], i["padding"]) for i in identities})
     if len(shapes) != 1:
         raise ValueError(f"a fused group holds models of one architecture and padding; got {shapes}")

@@ -51,11 +51,9 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
         The folder holds no model, was published from other data or training, or a
         file does not match its sha256.
     """
-    import torch
+    from lookloss import devices, grow, jobs
 
-    from lookloss import grow, jobs
-
-    torch.set_num_threads(1)  # as the workflow's analysis jobs: the same numbers as its tables
+    devices.cpu_threads(1)  # as the workflow's analysis jobs: the same numbers as its tables
     results, folder = Path(root, config["results_dir"]), Path(folder)
     manifest = checkpoints.read_manifest(folder)
     digest = grow.ensure_simulation(config, results, root)

@@ -16,11 +16,10 @@ if smk.rule == "detector_table":
                                  smk.output)
     log.info("%d rows (detector x control x padding)", len(table))
 else:
-    import torch
-
+    from lookloss.devices import cpu_threads
     from lookloss.jobs import detect_models
 
-    torch.set_num_threads(smk.threads)
+    cpu_threads(smk.threads)
     w = smk.wildcards
     jobs = [{"model": model, "stats": stats,
              "identity": {"control": w.control, "padding": w.padding, "arch": w.arch, "l1": float(w.l1),

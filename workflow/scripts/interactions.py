@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))  # noqa: F821
-import torch  # noqa: E402
-
+from lookloss.devices import cpu_threads  # noqa: E402
 from lookloss.logs import job_logger  # noqa: E402
 from lookloss.jobs import analyse_models  # noqa: E402
 
 smk = snakemake  # noqa: F821
-torch.set_num_threads(smk.threads)
+cpu_threads(smk.threads)
 sets, seeds, w = list(smk.params.pair_sets), list(smk.params.seeds), smk.wildcards
 tables = list(smk.output.tables)
 jobs = [
