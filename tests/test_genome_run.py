@@ -128,6 +128,7 @@ def test_the_reading_analyses_published_models_and_writes_its_block(smoke, tmp_p
     cells = pd.read_csv(Path(smoke["results_dir"]) / "analysis" / "super" / "bpnet-seed_1" / "scan.tsv", sep="\t")
     assert len(cells.drop_duplicates(["motif_a", "motif_b"])) == 10 and summary["scan"]["passes"] > 0
     assert "tables/scan.tsv" in manifest["files"] and "tables/rules.tsv" in manifest["files"]
+    assert {"figures/scan_super_bpnet.png", "figures/scan_additive_bpnet.png"} <= set(manifest["files"])
     assert "The pair scan" in text and "Calls of an interaction under each candidate rule" in text
 
 

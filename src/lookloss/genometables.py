@@ -225,6 +225,22 @@ def reading(flagged: pd.DataFrame, calls: pd.DataFrame, fit: pd.DataFrame, limit
 
 
 
+def scan_figures(summaries: Sequence[Mapping[str, Any]], results: Path, alpha: float) -> dict[str, Any]:
+    """The pair scan's figure (:func:`lookloss.scanfigure.figure`) of the first seed of each truth x
+    architecture analysed, named ``scan_{truth}_{arch}``."""
+    from lookloss import genomeanalysis, genomegrow, scan, scanfigure
+
+    out = {}
+    for s in summaries:
+        name = f"scan_{s['truth']}_{s['arch']}"
+        if name in out or "scan" not in s:
+            continue
+        cells = pd.read_csv(genomeanalysis.analysis_dir(results, s) / "scan.tsv", sep="\t")
+        out[name] = scanfigure.figure(cells.assign(model=genomegrow.key(s)), {"alpha": alpha,
+                                                                              "min_pairs": scan.MIN_PAIRS})
+    return out
+
+
 def read_published(settings: Mapping[str, Any], published: Path, root: Path,
                    write_tables: bool = False) -> tuple[str, str]:
     """``lookloss reading`` of a genome-scale folder: analyse the models it holds that are not analysed
@@ -259,11 +275,12 @@ def read_published(settings: Mapping[str, Any], published: Path, root: Path,
               "scan": scans, "ceilings": limits}
     for name, table in tables.items():
         io.write_tsv(results / "tables" / f"{name}.tsv", table)
-    figure = genomefigures.flagged_figure(flagged)
-    with io.atomic_path(results / "figures" / "genome.png") as tmp:
-        figure.savefig(tmp, dpi=150, format="png", metadata={"Software": None})
+    figures = {"genome": genomefigures.flagged_figure(flagged), **scan_figures(summaries, results, alpha)}
+    for name, figure in figures.items():
+        with io.atomic_path(results / "figures" / f"{name}.png") as tmp:
+            figure.savefig(tmp, dpi=150, format="png", metadata={"Software": None})
     if write_tables:
-        names = [f"tables/{name}.tsv" for name in tables] + ["figures/genome.png"]
+        names = [f"tables/{name}.tsv" for name in tables] + [f"figures/{name}.png" for name in figures]
         manifest = genomegrow.publish(settings, published, results, names, digest, root)
     state = "complete" if manifest["complete"] else "partial"
     text = (f"{len(summaries)} of {manifest['n_grid']} models, {state} (published in {published}). Models "
