@@ -10,6 +10,7 @@ then installed with pip's index switched off.
 from __future__ import annotations
 
 import importlib.util
+import os
 import platform
 import subprocess
 import sys
@@ -99,9 +100,10 @@ def test_a_node_without_network_installs_lookloss_from_the_wheelhouse(tmp_path):
     # bpnet-lite travels without its declared dependencies (macs3, modisco, ...), as .ci/run installs it
     unmet = [line for line in check.stdout.splitlines() if not line.lower().startswith("bpnet-lite ")]
     assert unmet in ([], ["No broken requirements found."]), check.stdout + check.stderr
+    node_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the node's own paths only
     where = subprocess.run([python, "-c", "import lookloss.fused, bpnetlite.bpnet, torch; "
                             "print(lookloss.__file__, torch.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path)
+                           capture_output=True, text=True, cwd=tmp_path, env=node_env)
     assert where.returncode == 0 and purelib in where.stdout and str(site) in where.stdout, where.stderr
     plan = subprocess.run([python, "-m", "snakemake", "-n", "--cores", "1", "--configfile", "presets/smoke.yaml",
                            "--config", f"results_dir={tmp_path / 'results'}"], cwd=ROOT, capture_output=True, text=True)
