@@ -38,6 +38,7 @@ def figure(cells: pd.DataFrame, summary: dict[str, Any]) -> Any:
     index = final.set_index(["motif_a", "motif_b", "orientation", "spacing_bin"])
     image = None
     for ax, panel in zip(axes, panels, strict=True):
+        ax.grid(False)  # a heatmap: no grid lines across its cells, whatever style is active
         columns = [POOLED] if panel == POOLED else bins
         values = np.full((len(pairs), len(columns)), np.nan)
         for r, (a, b) in enumerate(pairs):
