@@ -72,6 +72,13 @@ def study_ready_s(results: Path, start: float) -> float:
     return round(max(path.stat().st_mtime for path in study) - start, 1)
 
 
+def same_bytes(results: Path, published: Path, folder: str, pattern: str) -> dict[str, bool]:
+    """Per re-derived file of ``results/folder``: whether the published one exists with the same bytes."""
+    return {p.name: (published / folder / p.name).is_file()
+            and p.read_bytes() == (published / folder / p.name).read_bytes()
+            for p in sorted((results / folder).glob(pattern))}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", type=int, default=cpu_count())
@@ -116,12 +123,8 @@ def main(argv: list[str] | None = None) -> None:
                   "study_s": study_ready_s(results, start),
                   "phases": checkpoints.phase_spans(results)}
         if args.published:
-            record["tables_equal"] = {p.name: (published / "tables" / p.name).is_file()
-                                      and p.read_bytes() == (published / "tables" / p.name).read_bytes()
-                                      for p in sorted((results / "tables").glob("*.tsv"))}
-            record["figures_equal"] = {p.name: (published / "figures" / p.name).is_file()
-                                       and p.read_bytes() == (published / "figures" / p.name).read_bytes()
-                                       for p in sorted((results / "figures").glob("*.png"))}
+            record["tables_equal"] = same_bytes(results, published, "tables", "*.tsv")
+            record["figures_equal"] = same_bytes(results, published, "figures", "*.png")
     print(json.dumps(record, indent=2))
     if args.out:
         args.out.write_text(json.dumps(record, indent=2) + "\n")

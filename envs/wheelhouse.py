@@ -155,10 +155,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     env = target_environment(args.python_version, args.platform)
-    needed = closure("lookloss", {canonicalize_name(s) for s in args.skip}, env)
+    skip = {canonicalize_name(s) for s in args.skip}
+    needed = closure("lookloss", skip, env)
     needed.pop("lookloss")
     for name in GENOME:
-        needed.update(closure(name, {canonicalize_name(s) for s in args.skip}, env))
+        needed.update(closure(name, skip, env))
     for name in GENOME_NO_DEPS:
         try:
             needed[canonicalize_name(name)] = metadata.version(name)

@@ -214,7 +214,11 @@ def save(state: Mapping[str, torch.Tensor], meta: Mapping[str, Any], path: str |
 
 def load(path: str | Path) -> torch.nn.Module:
     """A published model (``model.pt``: weights and meta, no pickled code), ready to predict."""
-    record = torch.load(path, map_location="cpu", weights_only=True)
+    return from_record(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def from_record(record: Mapping[str, Any]) -> torch.nn.Module:
+    """The model of a record :func:`save` wrote (``state_dict`` and ``meta``), in eval mode."""
     meta = record["meta"]
     model = build(meta["arch"], meta["n_filters"], meta["n_layers"])
     model.load_state_dict(record["state_dict"])

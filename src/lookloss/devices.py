@@ -38,7 +38,7 @@ def cpu_threads(threads: int) -> None:
     so a job given one thread runs torch on all of them, its OpenMP workers spinning at
     barriers beside the other jobs. Measured on this project's 2-core Xeon: three epochs of
     the genome-smoke BPNet beside another job took 23.6 s with numba's default layer and
-    8.0 s with its own ``workqueue`` layer (BENCHMARKS.md, "Genome-scale training"). So
+    8.0 s with its own ``workqueue`` layer (BENCHMARKS.md, "The genome-scale run's BPNets"). So
     numba is given its ``workqueue`` layer (unless ``NUMBA_THREADING_LAYER`` says otherwise)
     and at most ``threads`` threads when it is imported after this call.
     """

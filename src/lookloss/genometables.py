@@ -150,8 +150,8 @@ def scan_table(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
              "n_called": s["scan"]["n_called"], "planted_pooled": s["scan"]["planted_pooled"],
              "n_planted_cells": len(s["scan"]["planted_cells"]), "n_other_cells": len(s["scan"]["other_cells"]),
              "planted_cells": "; ".join(s["scan"]["planted_cells"]), "other_cells": "; ".join(s["scan"]["other_cells"])}
-            for s in summaries if "scan" in s]
-    return pd.DataFrame(rows).sort_values(["truth", "arch", "seed"]).reset_index(drop=True) if rows else pd.DataFrame()
+            for s in summaries]
+    return pd.DataFrame(rows).sort_values(["truth", "arch", "seed"]).reset_index(drop=True)
 
 
 def scan_markdown(scans: pd.DataFrame) -> str:
@@ -233,7 +233,7 @@ def scan_figures(summaries: Sequence[Mapping[str, Any]], results: Path, alpha: f
     out = {}
     for s in summaries:
         name = f"scan_{s['truth']}_{s['arch']}"
-        if name in out or "scan" not in s:
+        if name in out:
             continue
         cells = pd.read_csv(genomeanalysis.analysis_dir(results, s) / "scan.tsv", sep="\t")
         out[name] = scanfigure.figure(cells.assign(model=genomegrow.key(s)), {"alpha": alpha,

@@ -106,23 +106,26 @@ def load_model(path: str | Path) -> nn.Module:
         return models.load(path)
     except (ValueError, KeyError, RuntimeError) as error:
         reasons.append(f"as a lookloss checkpoint: {first_line(error)}")
-    if _is_bpnet_record(path):  # a genome-scale BPNet of docs/genome.md (paper/genome/models/*/*/model.pt)
+    record = _bpnet_record(path)
+    if record is not None:  # a genome-scale BPNet of docs/genome.md (paper/genome/models/*/*/model.pt)
         from lookloss import bpnets
 
-        return bpnets.load(path)
+        return bpnets.from_record(record)
     raise ValueError(f"cannot read model file {str(path)!r} ({'; '.join(reasons)}): expected a TorchScript file "
                      "(torch.jit.save), a torch.export program (.pt2) or a lookloss checkpoint")
 
 
-def _is_bpnet_record(path: Path) -> bool:
-    """Whether ``path`` holds a genome-scale BPNet checkpoint (``lookloss.bpnets``): weights and their meta,
-    read without unpickling code."""
+def _bpnet_record(path: Path) -> dict | None:
+    """The genome-scale BPNet checkpoint (``lookloss.bpnets``: weights and their meta) that ``path`` holds,
+    read without unpickling code, or None when it holds something else."""
     try:
         record = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001  (a pickled module, a damaged file: not this format)
-        return False
-    return (isinstance(record, dict) and set(record) == {"state_dict", "meta"}
-            and {"arch", "n_filters", "n_layers"} <= set(record["meta"]))
+        return None
+    if (isinstance(record, dict) and set(record) == {"state_dict", "meta"}
+            and {"arch", "n_filters", "n_layers"} <= set(record["meta"])):
+        return record
+    return None
 
 
 def export_model(model: nn.Module, path: str | Path, seq_len: int) -> None:

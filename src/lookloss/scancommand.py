@@ -144,7 +144,6 @@ def _fasta(args: argparse.Namespace, ppms: dict, settings: dict) -> tuple[Any, d
 
 def _genomic(args: argparse.Namespace, ppms: dict, settings: dict) -> tuple[Any, dict]:
     """Genomic input: every model on its held-out loci (:mod:`lookloss.genomic`'s reading of the inputs)."""
-
     from lookloss import genomic, scan
     from lookloss.head import BATCH, Head
     from lookloss.loci import GenomicError
