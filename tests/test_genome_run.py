@@ -124,6 +124,11 @@ def test_the_reading_analyses_published_models_and_writes_its_block(smoke, tmp_p
     assert "tables/flagged.tsv" in manifest["files"] and "figures/genome.png" in manifest["files"]
     summary = json.loads((Path(smoke["results_dir"]) / "analysis" / "super" / "bpnet-seed_1" / "summary.json").read_text())
     assert summary["subsets"]["all"]["true_mean_I"] > 0 and summary["truth"] == "super"
+    # the loss tests again on the model recalibrated on peaks with at most one of the motifs: the smoke
+    # BPNet, one epoch old, predicts one count everywhere, which no map can be fitted to
+    assert summary["recalibrated"] == {"call": "not recalibrated", "reason": "the model predicts the same count on "
+                                       "every locus to recalibrate on"}
+    assert "recalibrated paired" in set(pd.read_csv(folder / "tables" / "rules.tsv", sep="\t")["rule"])
     # the pair scan ran on the same windows: every pair of the four motifs, its cells beside the summary
     cells = pd.read_csv(Path(smoke["results_dir"]) / "analysis" / "super" / "bpnet-seed_1" / "scan.tsv", sep="\t")
     assert len(cells.drop_duplicates(["motif_a", "motif_b"])) == 10 and summary["scan"]["passes"] > 0

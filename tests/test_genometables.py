@@ -8,21 +8,25 @@ import pytest
 from lookloss import genometables
 
 
-def models(truth: str, p_paired: list[float], p_unpaired: list[float]) -> pd.DataFrame:
+def models(truth: str, p_paired: list[float], p_unpaired: list[float],
+           p_recalibrated: list[float] | None = None) -> pd.DataFrame:
     """Three seeds of bpnet and two of additive (seed 3 has no additive model yet), in that order."""
     keys = [("bpnet", 1), ("bpnet", 2), ("bpnet", 3), ("additive", 1), ("additive", 2)]
     return pd.DataFrame({"truth": truth, "subset": "all", "arch": [a for a, _ in keys], "seed": [s for _, s in keys],
-                         "p_paired": p_paired, "p_unpaired": p_unpaired})
+                         "p_paired": p_paired, "p_unpaired": p_unpaired,
+                         "p_paired_recalibrated": p_recalibrated or p_paired})
 
 
 def test_each_call_rule_counts_what_it_says():
-    table = pd.concat([models("additive", [0.01, 0.2, 0.03, 0.5, 0.01], [0.2, 0.01, 0.04, 0.3, 0.3]),
+    table = pd.concat([models("additive", [0.01, 0.2, 0.03, 0.5, 0.01], [0.2, 0.01, 0.04, 0.3, 0.3],
+                              [0.3, 0.2, 0.6, 0.04, 0.5]),
                        models("super", [0.001] * 5, [0.001] * 5)])
     rules = genometables.rule_calls(table, alpha=0.05).set_index(["truth", "rule"])
     additive = rules.loc["additive"]
     assert additive.loc["paired", ["n_called", "n", "unit"]].tolist() == [3, 5, "models"]
     assert additive.loc["unpaired", ["n_called", "n"]].tolist() == [2, 5]
     assert additive.loc["paired and unpaired", ["n_called", "n"]].tolist() == [1, 5]  # bpnet seed 3 only
+    assert additive.loc["recalibrated paired", ["n_called", "n"]].tolist() == [1, 5]  # additive seed 1 only
     # seeds 1 and 2 have both architectures; neither has both paired tests significant
     assert additive.loc["both architectures", ["n_called", "n", "unit"]].tolist() == [0, 2, "seeds"]
     assert rules.loc[("super", "both architectures"), ["n_called", "n"]].tolist() == [2, 2]

@@ -5,7 +5,9 @@
 :func:`lookloss.losstest.loss_test`), on the simulated peaks of the test chromosome, with
 the model's count head (output 1, ``log1p`` link), its control tracks and the planted
 GATA1 and TAL1 motifs: the paired and unpaired loss tests, the magnitude test against
-dinucleotide-shuffled sequences and the random-position null. Each tested pair is then
+dinucleotide-shuffled sequences and the random-position null, and the two loss tests again
+on the model recalibrated on the held-out peaks that hold at most one of the two motifs
+(:mod:`lookloss.calibration`). Each tested pair is then
 joined to the simulation's truth (:mod:`lookloss.genomesim`'s ``loci.tsv`` and ``pairs.tsv``): whether the instances the
 test found are the planted ones, the true interaction in reads, and for the spacing
 truth whether the pair is in the cooperative arrangement. The four tests are rerun on
@@ -36,6 +38,7 @@ import pandas as pd
 import torch
 
 from lookloss import io, losstest, motifs
+from lookloss.genometables import RECALIBRATED
 
 # Stream keys of the detectors' random draws here (lookloss.simulation.stream of the analysis seed).
 _BACKGROUNDS, _POSITIONS, _KMERS, _PAIRS, _REFERENCES, _KNOCKOUTS = 31, 32, 33, 34, 35, 36
@@ -76,7 +79,7 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
     result = losstest.loss_test(head, windows.onehot, windows.targets, ppms[names["gata"]], ppms[names["tal"]],
                                 link="log1p", names=windows.loci["name"].tolist(),
                                 motif_names=(names["gata"], names["tal"]), seed=seed,
-                                scan_window=out_w, min_gap=MIN_GAP)
+                                scan_window=out_w, min_gap=MIN_GAP, recalibrate=True)
     pairs = join_truth(result.pairs, sim, truth, in_w)
     cells = scan_model(model, windows, sim, out_w, seed, batch_size)
     found = detect(model, windows, result.pairs, ppms[names["gata"]], ppms[names["tal"]], config.get("detectors", {}),
@@ -96,6 +99,12 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
         tests.update(mean_abs_I_null=float(result.shuffled["interaction"].abs()[mask].mean()),
                      true_mean_I=float(pairs.loc[mask, "true_interaction"].mean()),
                      planted_fraction=float(pairs.loc[mask, "planted"].mean()))
+        if result.recalibrated is not None:
+            again = result.recalibrated
+            recal = losstest.summarise(again.pairs[mask].reset_index(drop=True),
+                                       again.shuffled[mask].reset_index(drop=True),
+                                       again.randpos[mask].reset_index(drop=True), result.summary["alpha"])
+            tests.update({f"{k}_recalibrated": recal[k] for k in RECALIBRATED})
         summary["subsets"][name] = tests
     return pairs, io.plain(summary), cells
 
@@ -190,7 +199,7 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
         out = analysis_dir(results, identity)
         stamp = out / "summary.json"
         done = json.loads(stamp.read_text()) if stamp.is_file() else {}
-        if done.get("model_sha256") != manifest["files"][files[0]] or "scan" not in done:
+        if done.get("model_sha256") != manifest["files"][files[0]] or "recalibrated" not in done:
             log.info("analysing %s", genomegrow.key(identity))
             pairs, summary, cells = analyse(bpnets.load(model_path), config, results / "simulation",
                                             identity["truth"])

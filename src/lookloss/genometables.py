@@ -14,6 +14,9 @@ import pandas as pd
 from lookloss import tables
 from lookloss.detectors import DETECTORS, STUDY_TESTS
 
+#: What each subset of a model's analysis keeps of the loss test on the recalibrated model
+#: (``loss_test(recalibrate=True)``), with the suffix ``_recalibrated``.
+RECALIBRATED = ("mean_I", "median_delta", "p_paired", "p_unpaired")
 #: Columns of the fit table, after the model's identity.
 FIT_COLUMNS = ("count_pearson", "count_spearman", "count_mse", "profile_pearson", "profile_jsd", "epochs",
                "best_epoch", "count_loss_weight", "train_seconds")
@@ -56,6 +59,8 @@ def model_table(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                          "true_mean_I": tests["true_mean_I"], "mean_I": tests["mean_I"],
                          "mean_abs_I": tests["mean_abs_I"], "mean_abs_I_null": tests.get("mean_abs_I_null"),
                          "median_delta": tests["median_delta"],
+                         **{f"{k}_recalibrated": tests.get(f"{k}_recalibrated") for k in RECALIBRATED},
+                         "calibration_gamma": s["recalibrated"].get("calibration", {}).get("gamma"),
                          # the study's tests per subset of pairs; the others score a model as a whole
                          **{d.column: tests[d.column] if d in STUDY_TESTS else s.get(d.column) if subset == "all"
                             else None for d in DETECTORS.values()}})
@@ -104,6 +109,8 @@ CALL_RULES = {
     "paired": "one model's paired loss test (the study's rule for one model)",
     "unpaired": "one model's unpaired loss test",
     "paired and unpaired": "both loss tests of one model",
+    "recalibrated paired": "one model's paired loss test after recalibrating it on held-out peaks with at most one "
+                           "of the two motifs (lookloss.calibration)",
     "both architectures": "the paired tests of one seed's models of every architecture, all significant",
 }
 
@@ -120,7 +127,8 @@ def rule_calls(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
         paired, unpaired = group["p_paired"] < alpha, group["p_unpaired"] < alpha
         counts = {rule: ("models", int(called.sum()), len(group))
                   for rule, called in (("paired", paired), ("unpaired", unpaired),
-                                       ("paired and unpaired", paired & unpaired))}
+                                       ("paired and unpaired", paired & unpaired),
+                                       ("recalibrated paired", group["p_paired_recalibrated"] < alpha))}
         by_seed = group.assign(significant=paired).groupby("seed")
         whole = [part for _, part in by_seed if len(archs) > 1 and sorted(part["arch"]) == archs]
         counts["both architectures"] = ("seeds", sum(bool(part["significant"].all()) for part in whole), len(whole))

@@ -114,16 +114,10 @@ def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation
     seen : dict
         Sequences with an instance of ``a``, of ``b``, and of both, above the threshold.
     """
-    n, length = codes.shape
+    n = len(codes)
     wa, wb = motif_a.width, motif_b.width
-    score_a = scores(codes, motif_a, strands)  # log-odds (n, L - wa + 1)
-    score_b = scores(codes, motif_b, strands)
-    score_a[score_a <= min_logodds] = -np.inf
-    score_b[score_b <= min_logodds] = -np.inf
-    if bounds is not None:
-        for score, width in ((score_a, wa), (score_b, wb)):
-            starts = np.arange(score.shape[1])
-            score[:, (starts < bounds[0]) | (starts + width > bounds[1])] = -np.inf
+    score_a = instance_scores(codes, motif_a, min_logodds, bounds, strands)
+    score_b = instance_scores(codes, motif_b, min_logodds, bounds, strands)
     seen = {"a": int(np.isfinite(score_a).any(axis=1).sum()), "b": int(np.isfinite(score_b).any(axis=1).sum()),
             "both": int((np.isfinite(score_a).any(axis=1) & np.isfinite(score_b).any(axis=1)).sum())}
     need = gap_rule(wa, wb, min_gap)
@@ -147,6 +141,18 @@ def find_pairs(codes: np.ndarray, motif_a: simulation.Motif, motif_b: simulation
     a_start, b_start = np.where(second, a2, a1), np.where(second, b2, b1)
     rows = np.flatnonzero(np.isfinite(np.maximum(total1, total2)))
     return rows, a_start[rows].astype(np.int64), b_start[rows].astype(np.int64), seen
+
+
+def instance_scores(codes: np.ndarray, motif: simulation.Motif, min_logodds: float,
+                    bounds: tuple[int, int] | None = None, strands: str = "both") -> np.ndarray:
+    """Log-odds of every window ``(N, L - w + 1)`` (:func:`scores`), ``-inf`` where it is no
+    instance: at most ``min_logodds``, or not wholly inside ``bounds = (lo, hi)``."""
+    score = scores(codes, motif, strands)
+    score[score <= min_logodds] = -np.inf
+    if bounds is not None:
+        starts = np.arange(score.shape[1])
+        score[:, (starts < bounds[0]) | (starts + motif.width > bounds[1])] = -np.inf
+    return score
 
 
 def gap_rule(w_a: int, w_b: int, min_gap: int | None = None) -> int:

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lookloss import devices, inference, interactions, motifs, simulation, stats
+from lookloss import calibration, devices, inference, interactions, motifs, simulation, stats
 from lookloss.instances import (  # noqa: F401  (the loss test's API: motifs, pairs, knock-outs, nulls)
     STRANDS,
     LossTestError,
@@ -52,6 +52,7 @@ from lookloss.instances import (  # noqa: F401  (the loss test's API: motifs, pa
     check_knockable,
     find_pairs,
     gap_rule,
+    instance_scores,
     knockouts,
     random_windows,
     reverse_complement,
@@ -94,12 +95,17 @@ class LossTestResult:
         ``call``.
     shuffled, randpos : pandas.DataFrame
         The same table for the two nulls.
+    recalibrated : LossTestResult, optional
+        The same after recalibrating the model on the held-out sequences that hold at most
+        one of the motifs (``recalibrate=True``; :mod:`lookloss.calibration`); its summary
+        names the fitted map (``calibration``).
     """
 
     pairs: pd.DataFrame
     summary: dict[str, Any]
     shuffled: pd.DataFrame = field(repr=False)
     randpos: pd.DataFrame = field(repr=False)
+    recalibrated: LossTestResult | None = field(default=None, repr=False)
 
     @property
     def call(self) -> str:
@@ -112,7 +118,7 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
               names: list[str] | None = None, motif_names: tuple[str, str] = ("A", "B"), pseudocount: float = 0.001,
               knockout_min_ddg: float = 10.0, batch_size: int = inference.PREDICT_BATCH,
               scan_window: int | None = None, max_gap: int | None = None, strands: str = "both",
-              min_gap: int | None = None) -> LossTestResult:
+              min_gap: int | None = None, recalibrate: bool = False) -> LossTestResult:
     """The study's loss test for the interaction of two motifs in ``model``, on ``onehot`` and ``targets``.
 
     Parameters
@@ -156,6 +162,11 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
         Scan both strands (a window scores the better of the motif and its reverse
         complement; knock-outs match neither), or the forward strand only, as the
         study did on its simulated sequences.
+    recalibrate : bool
+        Also run the tests after recalibrating the model's output on the sequences that
+        hold at most one of the two motifs (:mod:`lookloss.calibration`): the result's
+        ``recalibrated`` and ``summary["recalibrated"]`` (its p-values, call and map; where
+        no map can be fitted, ``call`` is ``not recalibrated`` and ``reason`` says why).
 
     Returns
     -------
@@ -209,7 +220,35 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
         summary.update(scan_window=bounds[1] - bounds[0], max_gap=max_gap)
     if min_gap is not None:
         summary.update(min_gap=int(min_gap))
-    return LossTestResult(pairs, summary, shuffled, randpos)
+    recalibrated = None
+    if recalibrate:
+        holds = [np.isfinite(instance_scores(codes, m, min_logodds, bounds, strands)).any(axis=1) for m in (a, b)]
+        try:
+            recalibrated = _recalibrated(model, onehot, codes, targets, np.flatnonzero(~(holds[0] & holds[1])),
+                                         (pairs, shuffled, randpos), link, batch_size, alpha)
+            summary["recalibrated"] = recalibrated.summary
+        except calibration.CalibrationError as error:
+            summary["recalibrated"] = {"call": "not recalibrated", "reason": str(error)}
+    return LossTestResult(pairs, summary, shuffled, randpos, recalibrated)
+
+
+def _recalibrated(model: torch.nn.Module | Predictor, onehot: np.ndarray, codes: np.ndarray, targets: np.ndarray,
+                  rows: np.ndarray, tables: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], link: str,
+                  batch_size: int, alpha: float) -> LossTestResult:
+    """The pair tables and tests after recalibrating the model (:mod:`lookloss.calibration`) on the
+    sequences ``rows`` (those holding at most one of the two motifs)."""
+    if len(rows) < calibration.MIN_LOCI:
+        raise calibration.CalibrationError(
+            f"{len(rows)} sequences hold at most one of the two motifs; at least {calibration.MIN_LOCI} are needed "
+            "to recalibrate the model on")
+    if isinstance(model, torch.nn.Module):
+        outputs = inference.predict(model, onehot[rows], batch_size)
+    else:
+        outputs = np.asarray(model(codes[rows], rows))
+    fitted = calibration.fit(LINKS[link].to_counts(np.asarray(outputs, dtype=np.float64).ravel()), targets[rows])
+    pairs, shuffled, randpos = (calibration.apply(table, fitted, LINKS[link]) for table in tables)
+    return LossTestResult(pairs, {**summarise(pairs, shuffled, randpos, alpha), "calibration": fitted.as_dict()},
+                          shuffled, randpos)
 
 
 def checked(onehot: np.ndarray, targets: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
