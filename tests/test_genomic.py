@@ -120,10 +120,12 @@ def run_genomic(world, out, *extra, models=("oracle.ts",), signal=None, pair=("G
                                                         ("oracle.ts", "pos", "interaction")])
 def test_both_truths_through_the_genomic_route_with_a_tuple_output_model(world, oracles, tmp_path, capsys,
                                                                          model, control, call):
-    status = run_genomic(world, tmp_path / "out", "--output", "1", models=(model,), signal=truth_signal(world, control))
+    status = run_genomic(world, tmp_path / "out", "--output", "1", "--recalibrate", models=(model,),
+                         signal=truth_signal(world, control))
     assert status == 0, capsys.readouterr().err
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["call"] == call and summary["n_models"] == 1
+    assert summary["recalibrated"]["call"] == call  # the oracles keep their calls when recalibrated
     assert summary["n_skipped_off_chromosome"] == 1 and summary["n_skipped_non_acgt"] == 1
     assert summary["n_sequences"] == len(world["codes"]) and summary["motif_a"] == "Gata1"
     assert summary["strands"] == "both" and summary["knockout_min_ddg"] == 10  # every setting is recorded

@@ -130,10 +130,11 @@ def command(files, out, *extra, model="oracle.pt2", targets="pos.tsv", sequences
 @pytest.mark.parametrize(("model", "targets", "call"), [("spurious.ts", "neg.tsv", "no interaction"),
                                                         ("oracle.pt2", "pos.tsv", "interaction")])
 def test_the_command_on_both_truths(files, tmp_path, capsys, model, targets, call):
-    assert command(files, tmp_path / "out", model=model, targets=targets) == 0
+    assert command(files, tmp_path / "out", "--recalibrate", model=model, targets=targets) == 0
     printed = capsys.readouterr().out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["call"] == call and f'"call": "{call}"' in printed
+    assert summary["recalibrated"]["call"] == call and summary["recalibrated"]["calibration"]["n_loci"] > 300
     assert set(summary) >= {"n_sequences", "n_pairs", "mean_abs_I", "mean_I", "median_delta", "p_paired",
                             "p_unpaired", "p_magnitude", "p_randpos", "alpha", "call"}
     pairs = pd.read_parquet(tmp_path / "out" / "pairs.parquet")

@@ -209,7 +209,7 @@ def _loss_test(args: argparse.Namespace) -> None:
                                     link=args.link, min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
                                     names=names, motif_names=labels, scan_window=args.scan_window,
                                     max_gap=args.max_gap, min_gap=args.min_gap, strands=args.strands,
-                                    knockout_min_ddg=args.knockout_min_ddg)
+                                    knockout_min_ddg=args.knockout_min_ddg, recalibrate=args.recalibrate)
     except losstest.LossTestError as error:
         raise UsageError(str(error)) from None
     summary = {**result.summary, "n_skipped_non_acgt": len(skipped)}
@@ -347,6 +347,10 @@ def _loss_test_arguments(commands: argparse._SubParsersAction) -> None:
                       "how many (skip, the default), or stop (fail)")
     test.add_argument("--out", required=True, type=Path, help="folder for pairs.parquet, summary.json, loss.png")
     _scan_arguments(test.add_argument_group("the motifs and the test"))
+    test.add_argument("--recalibrate", action="store_true",
+                      help="also run the tests on the model recalibrated on the tested sequences that hold at most "
+                      "one of the two motifs (summary 'recalibrated'; a candidate rule for count heads that cannot "
+                      "be additive, being measured in docs/genome.md; the call stays the paired test's)")
     test.set_defaults(run=_loss_test)
 
 

@@ -73,6 +73,7 @@ class Options:
     seed: int = 0
     strands: str = "both"
     knockout_min_ddg: float = 10.0
+    recalibrate: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
@@ -159,7 +160,7 @@ def run(args: Options) -> Report:
                                         min_logodds=args.min_logodds, alpha=args.alpha, seed=args.seed,
                                         names=sub.loci["name"].tolist(), motif_names=labels, scan_window=scan,
                                         max_gap=args.max_gap, min_gap=args.min_gap, strands=args.strands,
-                                        knockout_min_ddg=args.knockout_min_ddg)
+                                        knockout_min_ddg=args.knockout_min_ddg, recalibrate=args.recalibrate)
         except GenomicError:
             raise
         except losstest.LossTestError as error:
