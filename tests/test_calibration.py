@@ -21,11 +21,28 @@ PAIR = ["GATA_disc1", "TAL1_known1"]
 @pytest.mark.parametrize("gamma", [-0.5, 0.0, 0.3, 1.0, 2.0])
 def test_the_fit_recovers_a_map_of_the_family_exactly(gamma):
     predicted = np.linspace(0.0, 300.0, 40)
-    observed = 5.0 + 20.0 * calibration.box_cox(1.0 + predicted, gamma)
+    base = 1.0 + predicted
+    observed = 5.0 + 20.0 * (np.log(base) if gamma == 0 else (base**gamma - 1.0) / gamma)
     fitted = calibration.fit(predicted, observed)
     assert fitted.gamma == gamma and fitted.n_loci == 40
     np.testing.assert_allclose([fitted.intercept, fitted.slope], [5.0, 20.0], rtol=1e-9)
     np.testing.assert_allclose(fitted(predicted), observed, rtol=1e-9)
+
+
+def test_the_map_adds_no_interaction_where_it_runs_below_zero_and_the_losses_hold_the_floor():
+    """A linear map (gamma = 1) of an additive model's four predictions has interaction exactly 0,
+    also where it maps a prediction below 0 (no clip in the effects: a clip would add one); only
+    the losses hold a prediction at the link's floor."""
+    table = pd.DataFrame({"name": ["x", "y"], "f_ab": [70.0, 4.0], "f_a": [40.0, 3.0], "f_b": [35.0, 2.0],
+                          "f_0": [5.0, 1.0], "target": [60.0, 1.0]})
+    out = calibration.apply(table, calibration.Calibration(-10.0, 2.0, 1.0, 10), LINKS["log1p"])
+    np.testing.assert_allclose(out["f_0"], [0.0, -8.0])  # -10 + 2 * f
+    assert (out["interaction"] == 0).all() and (out["delta"] == 0).all()
+    np.testing.assert_allclose(out["loss_orig"], [(np.log1p(130.0) - np.log1p(60.0)) ** 2, np.log1p(1.0) ** 2])
+    spurious = calibration.apply(table.assign(f_ab=[80.0, 5.0]), calibration.Calibration(-10.0, 2.0, 1.0, 10),
+                                 LINKS["log1p"])
+    np.testing.assert_allclose(spurious["interaction"], [20.0, 2.0])  # 2 x the model's own
+    np.testing.assert_allclose(spurious["loss_main"], [(np.log1p(130.0) - np.log1p(60.0)) ** 2, np.log1p(1.0) ** 2])
 
 
 def test_a_log_map_turns_a_product_into_a_sum():
@@ -58,6 +75,10 @@ def test_too_few_loci_flat_or_falling_predictions_cannot_be_fitted():
         calibration.fit(np.arange(5.0), np.arange(5.0))
     with pytest.raises(calibration.CalibrationError, match="same count"):
         calibration.fit(np.ones(20), np.arange(20.0))
+    with pytest.raises(calibration.CalibrationError, match="same count"):  # float32 rounding is no spread
+        calibration.fit(100.0 + 1e-5 * np.random.default_rng(0).standard_normal(20), np.arange(20.0))
+    with pytest.raises(calibration.CalibrationError, match="non-finite values .* 1 predictions, 0 observed"):
+        calibration.fit(np.r_[np.arange(19.0), np.nan], np.arange(20.0))
     with pytest.raises(calibration.CalibrationError, match="do not rise"):
         calibration.fit(np.arange(20.0), -np.arange(20.0))
 
@@ -99,18 +120,19 @@ def recalibrated(model, study, control, link):
     return result.summary["recalibrated"], result
 
 
-@pytest.mark.parametrize(("control", "call"), [("neg", "no interaction"), ("pos", "interaction")])
+@pytest.mark.parametrize(("control", "call"), [("neg", "too few pairs"), ("pos", "interaction")])
 def test_a_log_linear_head_recalibrated_is_called_by_its_truth(study, control, call):
     """Fitted to either truth, the multiplicative head has a positive interaction; recalibrated on
-    held-out sequences, its interaction vanishes on the additive truth and stays on the
-    super-additive one."""
+    held-out sequences, its interaction vanishes on the additive truth (exactly: the logarithm
+    makes it additive, so no pair has a Δ to test) and stays on the super-additive one."""
     sim, arrays, _ = study
     model = LogLinear(sim, arrays["train"][layout.ONEHOT], arrays["train"][layout.counts_key(control)])
     summary, result = recalibrated(model, study, control, "log1p")
     assert result.summary["mean_I"] > 100  # the head's own interaction, on either truth
     assert summary["call"] == call
-    if control == "neg":
-        assert abs(summary["mean_I"]) < 0.05 * result.summary["mean_I"] and summary["p_unpaired"] > 0.05
+    if control == "neg":  # the logarithm makes the head exactly additive: no pair has an interaction left
+        assert summary["calibration"]["gamma"] == 0.0
+        assert abs(summary["mean_I"]) < 1e-9 * result.summary["mean_I"]
     else:
         assert summary["p_paired"] < 1e-6 and summary["mean_I"] > 0
     assert 300 < summary["calibration"]["n_loci"] <= 600 - result.summary["n_pairs"]  # none of the tested pairs
@@ -137,16 +159,19 @@ def test_too_few_sequences_to_recalibrate_is_said_not_raised(sim, study):
     assert "at least 10" in result.summary["recalibrated"]["reason"] and result.recalibrated is None
 
 
-def test_a_predictor_is_recalibrated_as_its_module(sim, study):
+def test_a_predictor_is_recalibrated_as_its_module_on_the_sequences_without_both_motifs(sim, study):
     """The Predictor path (codes and their rows, e.g. lookloss.head.Head with control tracks) fits
-    the same map and gives the same tests as the module it wraps."""
+    the same map on the same sequences, given by their rows, and gives the same tests as the
+    module it wraps; those sequences hold at most one of the motifs anywhere."""
+    from lookloss.instances import as_motif, instance_scores
+
     _, arrays, ppms = study
     test = arrays["test"]
     module = Oracle(sim, "pos")
-    rows_seen = []
+    calls = []
 
     def predictor(codes, rows):
-        rows_seen.append(np.asarray(rows))
+        calls.append((codes, np.asarray(rows)))
         with torch.no_grad():
             return module(torch.from_numpy(motifs.to_onehot(codes))).numpy()
 
@@ -155,4 +180,12 @@ def test_a_predictor_is_recalibrated_as_its_module(sim, study):
     maps = [r.pop("calibration") for r in results]
     assert results[0].pop("call") == results[1].pop("call") == "interaction"
     assert results[0] == pytest.approx(results[1], rel=1e-9) and maps[0] == pytest.approx(maps[1], rel=1e-9)
-    assert len(rows_seen[-1]) == maps[1]["n_loci"]  # the calibration loci, by their rows
+    codes = motifs.to_codes(test[layout.ONEHOT])
+    background = np.bincount(codes.ravel(), minlength=4) / codes.size
+    holds = [np.isfinite(instance_scores(codes, as_motif(ppms[name], background, 0.001, name), 2.0)).any(axis=1)
+             for name in PAIR]
+    expected = np.flatnonzero(~(holds[0] & holds[1]))
+    calibration_codes, rows = calls[-1]
+    np.testing.assert_array_equal(rows, expected)  # the rows of the sequences, not their positions
+    np.testing.assert_array_equal(calibration_codes, codes[expected])
+    assert maps[1]["n_loci"] == len(expected) and 0 < len(expected) < len(codes) - results[1]["n_pairs"]

@@ -27,6 +27,9 @@ def test_each_call_rule_counts_what_it_says():
     assert additive.loc["unpaired", ["n_called", "n"]].tolist() == [2, 5]
     assert additive.loc["paired and unpaired", ["n_called", "n"]].tolist() == [1, 5]  # bpnet seed 3 only
     assert additive.loc["recalibrated paired", ["n_called", "n"]].tolist() == [1, 5]  # additive seed 1 only
+    unfitted = table.assign(p_paired_recalibrated=[None, 0.01, 0.2, 0.03, 0.5] * 2)  # bpnet seed 1: not recalibrated
+    again = genometables.rule_calls(unfitted, alpha=0.05).set_index(["truth", "rule"])
+    assert again.loc[("additive", "recalibrated paired"), ["n_called", "n"]].tolist() == [2, 4]
     # seeds 1 and 2 have both architectures; neither has both paired tests significant
     assert additive.loc["both architectures", ["n_called", "n", "unit"]].tolist() == [0, 2, "seeds"]
     assert rules.loc[("super", "both architectures"), ["n_called", "n"]].tolist() == [2, 2]

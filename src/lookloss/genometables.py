@@ -60,7 +60,7 @@ def model_table(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                          "mean_abs_I": tests["mean_abs_I"], "mean_abs_I_null": tests.get("mean_abs_I_null"),
                          "median_delta": tests["median_delta"],
                          **{f"{k}_recalibrated": tests.get(f"{k}_recalibrated") for k in RECALIBRATED},
-                         "calibration_gamma": s["recalibrated"].get("calibration", {}).get("gamma"),
+                         "calibration_gamma": s.get("recalibrated", {}).get("calibration", {}).get("gamma"),
                          # the study's tests per subset of pairs; the others score a model as a whole
                          **{d.column: tests[d.column] if d in STUDY_TESTS else s.get(d.column) if subset == "all"
                             else None for d in DETECTORS.values()}})
@@ -110,7 +110,7 @@ CALL_RULES = {
     "unpaired": "one model's unpaired loss test",
     "paired and unpaired": "both loss tests of one model",
     "recalibrated paired": "one model's paired loss test after recalibrating it on held-out peaks with at most one "
-                           "of the two motifs (lookloss.calibration)",
+                           "of the two motifs (lookloss.calibration; of the models it could be fitted to)",
     "both architectures": "the paired tests of one seed's models of every architecture, all significant",
 }
 
@@ -125,10 +125,11 @@ def rule_calls(models: pd.DataFrame, alpha: float) -> pd.DataFrame:
     rows = []
     for (truth, subset), group in models.groupby(["truth", "subset"], sort=False):
         paired, unpaired = group["p_paired"] < alpha, group["p_unpaired"] < alpha
-        counts = {rule: ("models", int(called.sum()), len(group))
+        recalibrated = pd.to_numeric(group["p_paired_recalibrated"], errors="coerce").dropna()  # where it was fitted
+        counts = {rule: ("models", int(called.sum()), len(called))
                   for rule, called in (("paired", paired), ("unpaired", unpaired),
                                        ("paired and unpaired", paired & unpaired),
-                                       ("recalibrated paired", group["p_paired_recalibrated"] < alpha))}
+                                       ("recalibrated paired", recalibrated < alpha))}
         by_seed = group.assign(significant=paired).groupby("seed")
         whole = [part for _, part in by_seed if len(archs) > 1 and sorted(part["arch"]) == archs]
         counts["both architectures"] = ("seeds", sum(bool(part["significant"].all()) for part in whole), len(whole))

@@ -164,7 +164,8 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
         study did on its simulated sequences.
     recalibrate : bool
         Also run the tests after recalibrating the model's output on the sequences that
-        hold at most one of the two motifs (:mod:`lookloss.calibration`): the result's
+        hold at most one of the two motifs (an instance above ``min_logodds`` anywhere in
+        the sequence, the scan window's flanks included; :mod:`lookloss.calibration`): the result's
         ``recalibrated`` and ``summary["recalibrated"]`` (its p-values, call and map; where
         no map can be fitted, ``call`` is ``not recalibrated`` and ``reason`` says why).
 
@@ -222,7 +223,8 @@ def loss_test(model: torch.nn.Module | Predictor, onehot: np.ndarray, targets: n
         summary.update(min_gap=int(min_gap))
     recalibrated = None
     if recalibrate:
-        holds = [np.isfinite(instance_scores(codes, m, min_logodds, bounds, strands)).any(axis=1) for m in (a, b)]
+        # the whole input, not only the scan window: the model sees a motif in the flanks too
+        holds = [np.isfinite(instance_scores(codes, m, min_logodds, None, strands)).any(axis=1) for m in (a, b)]
         try:
             recalibrated = _recalibrated(model, onehot, codes, targets, np.flatnonzero(~(holds[0] & holds[1])),
                                          (pairs, shuffled, randpos), link, batch_size, alpha)
