@@ -126,8 +126,8 @@ def test_the_reading_analyses_published_models_and_writes_its_block(smoke, tmp_p
     assert summary["subsets"]["all"]["true_mean_I"] > 0 and summary["truth"] == "super"
     # the loss tests again on the model recalibrated on peaks with at most one of the motifs: the smoke
     # BPNet, one epoch old, predicts one count everywhere, which no map can be fitted to
-    assert summary["recalibrated"] == {"call": "not recalibrated", "reason": "the model predicts the same count on "
-                                       "every locus to recalibrate on"}
+    assert summary["recalibrated"]["call"] == "not recalibrated"
+    assert summary["recalibrated"]["reason"].startswith("the model predicts the same count on every locus")
     assert "recalibrated paired" in set(pd.read_csv(folder / "tables" / "rules.tsv", sep="\t")["rule"])
     # the pair scan ran on the same windows: every pair of the four motifs, its cells beside the summary
     cells = pd.read_csv(Path(smoke["results_dir"]) / "analysis" / "super" / "bpnet-seed_1" / "scan.tsv", sep="\t")
