@@ -180,8 +180,9 @@ def analyse_published(config: Mapping[str, Any], folder: str | Path, root: str |
     the simulated genome, rebuilt (or reused) and checked against the manifest's."""
     import logging
 
-    from lookloss import bpnets, checkpoints, genomegrow
+    from lookloss import bpnets, checkpoints, devices, genomegrow
 
+    devices.cpu_threads(1)  # as the study's analysis: one thread, numba's kernels off torch's OpenMP
     log = logging.getLogger("lookloss")
     folder = Path(folder)
     results = Path(root, config["results_dir"])
