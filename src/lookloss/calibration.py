@@ -126,15 +126,14 @@ def apply(table: pd.DataFrame, calibration: Calibration, link: Link) -> pd.DataF
     under the logarithm. Only inside the losses is a prediction held at the link's floor, the
     prediction with the interaction as the one without it (:func:`lookloss.interactions.losses`
     does the latter). Interactions within float32 rounding of the mapped values are 0
-    (:func:`lookloss.losstest.without_rounding_noise`'s rule).
+    (:func:`lookloss.losstest.rounding_noise`, the rule of the unmapped tables).
     """
-    from lookloss.losstest import _RENAME, ROUNDING
+    from lookloss.losstest import _RENAME, rounding_noise
 
     f = {v: calibration(table[_RENAME[f"f_{v}"]].to_numpy(np.float64)) for v in VARIANTS}
     y = table["target"].to_numpy(np.float64)
     eff = interactions.effects(f)
-    scale = np.max(np.abs(np.stack(list(f.values()))), axis=0)
-    eff["interaction"] = np.where(np.abs(eff["interaction"]) <= ROUNDING * scale, 0.0, eff["interaction"])
+    eff["interaction"] = np.where(rounding_noise(list(f.values()), eff["interaction"]), 0.0, eff["interaction"])
     held = np.maximum(f["gt"], link.floor)
     losses = interactions.losses(held, eff["interaction"] + held - f["gt"], y, link)  # held - I' = f_gt - I
     out = table.copy()

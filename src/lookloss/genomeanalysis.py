@@ -93,20 +93,21 @@ def analyse(model: Any, config: Mapping[str, Any], sim: str | Path, truth: str, 
     for name, mask in masks.items():
         if mask.sum() < 2:
             continue
-        tests = losstest.summarise(result.pairs[mask].reset_index(drop=True),
-                                   result.shuffled[mask].reset_index(drop=True),
-                                   result.randpos[mask].reset_index(drop=True), result.summary["alpha"])
+        tests = _summarise_rows(result, mask)
         tests.update(mean_abs_I_null=float(result.shuffled["interaction"].abs()[mask].mean()),
                      true_mean_I=float(pairs.loc[mask, "true_interaction"].mean()),
                      planted_fraction=float(pairs.loc[mask, "planted"].mean()))
         if result.recalibrated is not None:
-            again = result.recalibrated
-            recal = losstest.summarise(again.pairs[mask].reset_index(drop=True),
-                                       again.shuffled[mask].reset_index(drop=True),
-                                       again.randpos[mask].reset_index(drop=True), result.summary["alpha"])
+            recal = _summarise_rows(result.recalibrated, mask)
             tests.update({f"{k}_recalibrated": recal[k] for k in RECALIBRATED})
         summary["subsets"][name] = tests
     return pairs, io.plain(summary), cells
+
+
+def _summarise_rows(result: losstest.LossTestResult, mask: np.ndarray) -> dict[str, Any]:
+    """The four tests of a loss test's result on the pairs ``mask`` selects (and their nulls)."""
+    rows = [table[mask].reset_index(drop=True) for table in (result.pairs, result.shuffled, result.randpos)]
+    return losstest.summarise(*rows, result.summary["alpha"])
 
 
 def scan_model(model: torch.nn.Module, windows: Any, sim: Path, out_w: int, seed: int, batch_size: int

@@ -314,13 +314,17 @@ def without_rounding_noise(computed: dict[str, np.ndarray], y: np.ndarray, link:
     tiny number of either sign in another, and the paired test, which drops zeros, would
     count it or not. Zeroing it makes the tests the same, to rounding, however the model ran.
     """
-    scale = np.max(np.abs(np.stack([computed[f"f_{v}"] for v in VARIANTS])), axis=0)
-    noise = np.abs(computed["interaction"]) <= ROUNDING * scale
+    noise = rounding_noise([computed[f"f_{v}"] for v in VARIANTS], computed["interaction"])
     if not noise.any():
         return computed
     interaction = np.where(noise, 0.0, computed["interaction"])
     return {**computed, "interaction": interaction,
             **interactions.losses(computed["f_gt"], interaction, y, link)}
+
+
+def rounding_noise(predictions: list[np.ndarray], interaction: np.ndarray) -> np.ndarray:
+    """Where ``|interaction| <= ROUNDING x`` the largest of the four ``predictions`` (float32 rounding)."""
+    return np.abs(interaction) <= ROUNDING * np.max(np.abs(np.stack(predictions)), axis=0)
 
 
 def check_finite(computed: dict[str, np.ndarray], link: str) -> None:
